@@ -1,0 +1,107 @@
+#include "err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    int code;
+    const char *word;
+} exit_words[] = {
+    {TDRV_E_NO, "no"},
+    {TDRV_E_USAGE, "usage"},
+    {TDRV_E_DATA, "invalid_input"},
+    {TDRV_E_NOINPUT, "not_found"},
+    {TDRV_E_UNAVAILABLE, "unavailable"},
+    {TDRV_E_SOFTWARE, "internal_error"},
+    {TDRV_E_OS, "os_error"},
+    {TDRV_E_CANTCREAT, "cannot_create"},
+    {TDRV_E_IO, "io_error"},
+    {TDRV_E_TEMPFAIL, "temporary_failure"},
+    {TDRV_E_PROTOCOL, "protocol_error"},
+    {TDRV_E_NOPERM, "permission_denied"},
+    {TDRV_E_CONFIG, "invalid_config"},
+};
+
+const char *tdrv_exit_word(int code)
+{
+    for (size_t i = 0; i < sizeof(exit_words) / sizeof(exit_words[0]); i++)
+        if (exit_words[i].code == code)
+            return exit_words[i].word;
+    return "error";
+}
+
+void tdrv_err_clear(struct tdrv_err *e)
+{
+    memset(e, 0, sizeof(*e));
+}
+
+static void set_word(struct tdrv_err *e, const char *word)
+{
+    snprintf(e->word, sizeof(e->word), "%s", word ? word : tdrv_exit_word(e->code));
+}
+
+int tdrv_err_set(struct tdrv_err *e, int code, int sys_errno, const char *fmt, ...)
+{
+    va_list ap;
+
+    e->code = code;
+    e->sys_errno = sys_errno;
+    set_word(e, NULL);
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    va_end(ap);
+    if (sys_errno) {
+        size_t n = strlen(e->msg);
+        snprintf(e->msg + n, sizeof(e->msg) - n, ": %s", strerror(sys_errno));
+    }
+    return -1;
+}
+
+int tdrv_err_setw(struct tdrv_err *e, int code, const char *word, int sys_errno, const char *fmt,
+                  ...)
+{
+    va_list ap;
+
+    e->code = code;
+    e->sys_errno = sys_errno;
+    set_word(e, word);
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    va_end(ap);
+    if (sys_errno) {
+        size_t n = strlen(e->msg);
+        snprintf(e->msg + n, sizeof(e->msg) - n, ": %s", strerror(sys_errno));
+    }
+    return -1;
+}
+
+int tdrv_err_wrap(struct tdrv_err *e, const char *fmt, ...)
+{
+    char ctx[512];
+    char old[sizeof(e->msg)];
+    size_t n;
+    size_t room;
+    size_t len;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof(ctx), fmt, ap);
+    va_end(ap);
+    memcpy(old, e->msg, sizeof(old));
+    n = strlen(ctx);
+    if (n > sizeof(e->msg) - 3)
+        n = sizeof(e->msg) - 3;
+    memcpy(e->msg, ctx, n);
+    memcpy(e->msg + n, ": ", 2);
+    n += 2;
+    room = sizeof(e->msg) - n - 1;
+    len = strnlen(old, room);
+    memcpy(e->msg + n, old, len);
+    e->msg[n + len] = '\0';
+    if (!e->code)
+        e->code = TDRV_E_SOFTWARE;
+    if (!e->word[0])
+        set_word(e, NULL);
+    return -1;
+}

@@ -1,0 +1,390 @@
+#include "json.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "mem.h"
+#include "yaml.h"
+
+void tdrv_json_deletep(cJSON **p)
+{
+    if (*p)
+        cJSON_Delete(*p);
+}
+
+static int check_tree(const cJSON *item, int depth, struct tdrv_err *err)
+{
+    if (!cJSON_IsObject(item) && !cJSON_IsArray(item))
+        return 0;
+    if (depth > TDRV_MAX_DEPTH)
+        return tdrv_err_set(err, TDRV_E_DATA, 0, "document is nested deeper than %d levels",
+                            TDRV_MAX_DEPTH);
+    for (const cJSON *c = item->child; c; c = c->next) {
+        if (cJSON_IsObject(item)) {
+            for (const cJSON *d = item->child; d != c; d = d->next)
+                if (d->string && c->string && !strcmp(d->string, c->string))
+                    return tdrv_err_set(err, TDRV_E_DATA, 0, "duplicate key '%s'", c->string);
+        }
+        if (check_tree(c, depth + 1, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int tdrv_json_check_tree(const cJSON *item, struct tdrv_err *err)
+{
+    return check_tree(item, 1, err);
+}
+
+/* Nesting is checked on the raw text first, so cJSON never recurses deeply. */
+static int check_depth_text(const char *buf, size_t len, struct tdrv_err *err)
+{
+    int depth = 0;
+    int in_str = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = buf[i];
+
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > TDRV_MAX_DEPTH)
+                return tdrv_err_set(err, TDRV_E_DATA, 0,
+                                    "malformed JSON at byte %zu: nested deeper than %d levels", i,
+                                    TDRV_MAX_DEPTH);
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return 0;
+}
+
+int tdrv_json_parse(const char *buf, size_t len, cJSON **out, struct tdrv_err *err)
+{
+    const char *end = NULL;
+    cJSON *doc;
+
+    if (check_depth_text(buf, len, err) < 0)
+        return -1;
+    if (memchr(buf, '\0', len))
+        return tdrv_err_set(err, TDRV_E_DATA, 0, "malformed JSON at byte %zu: NUL byte",
+                            (size_t)((const char *)memchr(buf, '\0', len) - buf));
+    /* buf[len] is the NUL every caller's buffer ends with; cJSON wants it counted. */
+    doc = cJSON_ParseWithLengthOpts(buf, len + 1, &end, 1);
+    if (!doc) {
+        size_t off = end ? (size_t)(end - buf) : 0;
+
+        if (off >= len)
+            return tdrv_err_set(err, TDRV_E_DATA, 0, "malformed JSON at byte %zu: unexpected end",
+                                len);
+        return tdrv_err_set(err, TDRV_E_DATA, 0, "malformed JSON at byte %zu", off);
+    }
+    if (check_tree(doc, 1, err) < 0) {
+        cJSON_Delete(doc);
+        return tdrv_err_wrap(err, "malformed JSON");
+    }
+    *out = doc;
+    return 0;
+}
+
+int tdrv_doc_parse(const char *buf, size_t len, cJSON **out, struct tdrv_err *err)
+{
+    size_t i = 0;
+
+    if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3))
+        i = 3;
+    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
+        i++;
+    if (i == len)
+        return tdrv_err_set(err, TDRV_E_DATA, 0, "empty document");
+    if (buf[i] == '{' || buf[i] == '[')
+        return tdrv_json_parse(buf, len, out, err);
+    return tdrv_yaml_parse(buf, len, out, err);
+}
+
+int tdrv_doc_read_fd(int fd, size_t max, cJSON **out, struct tdrv_err *err)
+{
+    cleanup_buf struct tdrv_buf b;
+
+    tdrv_buf_init(&b, max);
+    if (tdrv_buf_read_fd(&b, fd, "standard input", err) < 0)
+        return -1;
+    return tdrv_doc_parse(b.data, b.len, out, err);
+}
+
+int tdrv_doc_read_file(const char *path, size_t max, cJSON **out, struct tdrv_err *err)
+{
+    cleanup_buf struct tdrv_buf b;
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return tdrv_err_set(err, errno == ENOENT ? TDRV_E_NOINPUT : TDRV_E_IO, errno,
+                            "unable to open '%s'", path);
+    tdrv_buf_init(&b, max);
+    if (tdrv_buf_read_fd(&b, fd, path, err) < 0)
+        return -1;
+    if (tdrv_doc_parse(b.data, b.len, out, err) < 0)
+        return tdrv_err_wrap(err, "%s", path);
+    return 0;
+}
+
+const cJSON *tdrv_json_at(const cJSON *obj, const char *path)
+{
+    const char *p = path;
+
+    while (obj && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        const cJSON *c;
+
+        if (!cJSON_IsObject(obj))
+            return NULL;
+        for (c = obj->child; c; c = c->next)
+            if (c->string && strlen(c->string) == n && !memcmp(c->string, p, n))
+                break;
+        obj = c;
+        p += n;
+        if (*p == '.')
+            p++;
+    }
+    if (obj && cJSON_IsNull(obj))
+        return NULL;
+    return obj;
+}
+
+static int absent(const char *path, int flags, struct tdrv_err *err)
+{
+    if (flags & TDRV_REQUIRED)
+        return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0, "request.%s: required", path);
+    return 0;
+}
+
+static int wrong_type(const char *path, const char *want, struct tdrv_err *err)
+{
+    return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0, "request.%s: expected %s", path,
+                         want);
+}
+
+int tdrv_json_str(const cJSON *obj, const char *path, int flags, const char **out,
+                  struct tdrv_err *err)
+{
+    const cJSON *v = tdrv_json_at(obj, path);
+
+    if (!v)
+        return absent(path, flags, err);
+    if (!cJSON_IsString(v))
+        return wrong_type(path, "string", err);
+    *out = v->valuestring;
+    return 0;
+}
+
+int tdrv_json_bool(const cJSON *obj, const char *path, int flags, int *out, struct tdrv_err *err)
+{
+    const cJSON *v = tdrv_json_at(obj, path);
+
+    if (!v)
+        return absent(path, flags, err);
+    if (!cJSON_IsBool(v))
+        return wrong_type(path, "boolean", err);
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+int tdrv_json_i64(const cJSON *obj, const char *path, int flags, int64_t min, int64_t max,
+                  int64_t *out, struct tdrv_err *err)
+{
+    const cJSON *v = tdrv_json_at(obj, path);
+    double d;
+
+    if (!v)
+        return absent(path, flags, err);
+    if (!cJSON_IsNumber(v))
+        return wrong_type(path, "integer", err);
+    d = v->valuedouble;
+    if (!isfinite(d) || d != floor(d))
+        return wrong_type(path, "integer", err);
+    if (d < (double)min || d > (double)max)
+        return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0,
+                             "request.%s: %.0f is out of range [%lld, %lld]", path, d,
+                             (long long)min, (long long)max);
+    *out = (int64_t)d;
+    return 0;
+}
+
+int tdrv_json_obj(const cJSON *obj, const char *path, int flags, const cJSON **out,
+                  struct tdrv_err *err)
+{
+    const cJSON *v = tdrv_json_at(obj, path);
+
+    if (!v)
+        return absent(path, flags, err);
+    if (!cJSON_IsObject(v))
+        return wrong_type(path, "object", err);
+    *out = v;
+    return 0;
+}
+
+int tdrv_json_arr(const cJSON *obj, const char *path, int flags, const cJSON **out,
+                  struct tdrv_err *err)
+{
+    const cJSON *v = tdrv_json_at(obj, path);
+
+    if (!v)
+        return absent(path, flags, err);
+    if (!cJSON_IsArray(v))
+        return wrong_type(path, "array", err);
+    *out = v;
+    return 0;
+}
+
+int tdrv_json_strarr(const cJSON *obj, const char *path, int flags, const cJSON **out,
+                     struct tdrv_err *err)
+{
+    const cJSON *v = NULL;
+    int i = 0;
+
+    if (tdrv_json_arr(obj, path, flags, &v, err) < 0)
+        return -1;
+    if (!v)
+        return 0;
+    for (const cJSON *c = v->child; c; c = c->next, i++)
+        if (!cJSON_IsString(c))
+            return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0,
+                                 "request.%s[%d]: expected string", path, i);
+    *out = v;
+    return 0;
+}
+
+int tdrv_json_check_keys(const cJSON *obj, const char *const *allowed, const char *what,
+                         struct tdrv_err *err)
+{
+    for (const cJSON *c = obj ? obj->child : NULL; c; c = c->next) {
+        const char *const *a;
+
+        for (a = allowed; *a; a++)
+            if (!strcmp(*a, c->string))
+                break;
+        if (!*a)
+            return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0,
+                                 "%s: unknown option '%s'", what, c->string);
+    }
+    return 0;
+}
+
+cJSON *tdrv_json_xobj(void)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    if (!o)
+        tdrv_oom();
+    return o;
+}
+
+cJSON *tdrv_json_xarr(void)
+{
+    cJSON *o = cJSON_CreateArray();
+
+    if (!o)
+        tdrv_oom();
+    return o;
+}
+
+cJSON *tdrv_json_xstr(const char *s)
+{
+    cJSON *o = cJSON_CreateString(s);
+
+    if (!o)
+        tdrv_oom();
+    return o;
+}
+
+cJSON *tdrv_json_xnum(double v)
+{
+    cJSON *o = cJSON_CreateNumber(v);
+
+    if (!o)
+        tdrv_oom();
+    return o;
+}
+
+cJSON *tdrv_json_xdup(const cJSON *item)
+{
+    cJSON *o = cJSON_Duplicate(item, 1);
+
+    if (!o)
+        tdrv_oom();
+    return o;
+}
+
+void tdrv_json_add(cJSON *obj, const char *key, cJSON *item)
+{
+    if (!cJSON_AddItemToObject(obj, key, item)) {
+        cJSON_Delete(item);
+        tdrv_oom();
+    }
+}
+
+void tdrv_json_set(cJSON *obj, const char *key, cJSON *item)
+{
+    if (cJSON_GetObjectItemCaseSensitive(obj, key)) {
+        if (!cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item)) {
+            cJSON_Delete(item);
+            tdrv_oom();
+        }
+        return;
+    }
+    tdrv_json_add(obj, key, item);
+}
+
+void tdrv_json_add_str(cJSON *obj, const char *key, const char *s)
+{
+    tdrv_json_add(obj, key, s ? tdrv_json_xstr(s) : cJSON_CreateNull());
+}
+
+void tdrv_json_add_num(cJSON *obj, const char *key, double v)
+{
+    tdrv_json_add(obj, key, tdrv_json_xnum(v));
+}
+
+void tdrv_json_add_bool(cJSON *obj, const char *key, int v)
+{
+    cJSON *b = cJSON_CreateBool(v);
+
+    if (!b)
+        tdrv_oom();
+    tdrv_json_add(obj, key, b);
+}
+
+void tdrv_json_append(cJSON *arr, cJSON *item)
+{
+    if (!cJSON_AddItemToArray(arr, item)) {
+        cJSON_Delete(item);
+        tdrv_oom();
+    }
+}
+
+int tdrv_json_emit(FILE *f, const cJSON *doc, struct tdrv_err *err)
+{
+    char *s = cJSON_PrintUnformatted(doc);
+    int bad;
+
+    if (!s)
+        tdrv_oom();
+    bad = fputs(s, f) == EOF || fputc('\n', f) == EOF;
+    cJSON_free(s);
+    if (bad || fflush(f) == EOF || ferror(f))
+        return tdrv_err_setw(err, TDRV_E_IO, "write_failed", errno, "unable to write output");
+    return 0;
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Run the unit runner and the bats suite against one build directory and print
+# one closing line, "N passed, N failed" (", N skipped" when any were skipped).
+# Usage: tests/run-tests.sh BUILD_DIR [BATS_FILE...]
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+build=$(cd "${1:?usage: run-tests.sh BUILD_DIR}" && pwd)
+shift
+export TDRV_BIN="$build/bin"
+export TDRV_TOP="$top"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=70}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+echo "== unit"
+"$build/unit-run" | tee -a "$log"
+echo "== bats"
+files=("$@")
+[ ${#files[@]} -gt 0 ] || files=("$top"/tests/bats/*.bats)
+bats --tap "${files[@]}" | tee -a "$log"
+
+passed=$(grep -cE '^ok [0-9]+' "$log" | tr -d ' ')
+skipped=$(grep -cE '^ok [0-9]+.*# ?[Ss][Kk][Ii][Pp]' "$log" | tr -d ' ')
+failed=$(grep -cE '^not ok [0-9]+' "$log" | tr -d ' ')
+passed=$((passed - skipped))
+if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -1,0 +1,89 @@
+/* Task document reading: JSON and YAML, with the caps and refusals of the contract. */
+#include <string.h>
+
+#include "json.h"
+#include "tap.h"
+
+void test_json(void);
+
+static const struct {
+    const char *in;
+    int code;         /* 0 = parses */
+    const char *msg;  /* expected error message, or the expected compact JSON */
+} cases[] = {
+    {"{\"a\":1}", 0, "{\"a\":1}"},
+    {"  {\"a\":[1,2,{\"b\":null}]}\n", 0, "{\"a\":[1,2,{\"b\":null}]}"},
+    {"{\"a\":1} x", 65, "malformed JSON at byte 8"},
+    {"{\"a\":", 65, "malformed JSON at byte 5: unexpected end"},
+    {"{\"a\":1,\"a\":2}", 65, "malformed JSON: duplicate key 'a'"},
+    {"", 65, "empty document"},
+    {"   \n", 65, "empty document"},
+    {"a: 1\nb: [x, \"y\", 2.5, true, null, ~]\n", 0,
+     "{\"a\":1,\"b\":[\"x\",\"y\",2.5,true,null,null]}"},
+    {"a: '1'\nb: \"true\"\nc: 0x10\nd: -3\ne: 1e3\nf: 1.2.3\n", 0,
+     "{\"a\":\"1\",\"b\":\"true\",\"c\":16,\"d\":-3,\"e\":1000,\"f\":\"1.2.3\"}"},
+    {"a: 1\na: 2\n", 65, "malformed YAML at line 2, column 1: duplicate key 'a'"},
+    {"a: &x 1\nb: *x\n", 65, "malformed YAML at line 1, column 4: anchors are not allowed"},
+    {"a: *x\n", 65, "malformed YAML at line 1, column 4: aliases are not allowed"},
+    {"a: [1, 2\n", 65, NULL},
+    {"a: 1\n---\nb: 2\n", 65, "malformed YAML at line 2, column 1: more than one document"},
+    {"? [a]\n: 1\n", 65, "malformed YAML at line 1, column 3: mapping keys must be scalars"},
+    {"a:\n  <<: {b: 1}\n", 65, "malformed YAML at line 2, column 3: merge keys are not allowed"},
+    {"just a string\n", 0, "\"just a string\""},
+};
+
+void test_json(void)
+{
+    char deep[300];
+    char deepy[600];
+    size_t n = 0;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tdrv_err err = {0};
+        cJSON *doc = NULL;
+        int rc = tdrv_doc_parse(cases[i].in, strlen(cases[i].in), &doc, &err);
+
+        if (cases[i].code == 0) {
+            char *s = doc ? cJSON_PrintUnformatted(doc) : NULL;
+
+            ok(rc == 0, "doc parse case %zu parses", i);
+            CHECK_STR(s, cases[i].msg, "doc parse case %zu tree", i);
+            cJSON_free(s);
+        } else {
+            CHECK_INT(err.code, cases[i].code, "doc parse case %zu exit code", i);
+            if (cases[i].msg)
+                CHECK_STR(err.msg, cases[i].msg, "doc parse case %zu message", i);
+            else
+                ok(strncmp(err.msg, "malformed YAML at line ", 23) == 0,
+                   "doc parse case %zu message gives the line (%s)", i, err.msg);
+        }
+        cJSON_Delete(doc);
+    }
+
+    for (n = 0; n < 100; n++)
+        deep[n] = '[';
+    deep[n] = '\0';
+    {
+        struct tdrv_err err = {0};
+        cJSON *doc = NULL;
+
+        ok(tdrv_doc_parse(deep, n, &doc, &err) < 0 && err.code == 65, "deep JSON refused");
+        CHECK_STR(err.msg, "malformed JSON at byte 64: nested deeper than 64 levels",
+                  "deep JSON message");
+        cJSON_Delete(doc);
+    }
+    n = 0;
+    memcpy(deepy, "a: ", 3);
+    n = 3;
+    for (int i = 0; i < 100; i++)
+        deepy[n++] = '[';
+    deepy[n] = '\0';
+    {
+        struct tdrv_err err = {0};
+        cJSON *doc = NULL;
+
+        ok(tdrv_doc_parse(deepy, n, &doc, &err) < 0 && err.code == 65, "deep YAML refused (%s)",
+           err.msg);
+        cJSON_Delete(doc);
+    }
+}
