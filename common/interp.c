@@ -2,6 +2,7 @@
 #include "interp.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
@@ -28,8 +29,8 @@ static const char *value_text(const cJSON *v, char *num, size_t n)
 
         if (d >= -9007199254740992.0 && d <= 9007199254740992.0 && d == (double)(long long)d)
             snprintf(num, n, "%lld", (long long)d);
-        else
-            snprintf(num, n, "%.17g", d);
+        else if (snprintf(num, n, "%.15g", d) > 0 && strtod(num, NULL) != d)
+            snprintf(num, n, "%.17g", d); /* the shortest of the two that reads back, as cJSON */
         return num;
     }
     return NULL;

@@ -16,7 +16,8 @@ static const char ctx_json[] =
     "\"unique.id\":\"4f2c9a10-5e7b-4c1d-9a55-0b2f6f3c9a10\",\"region\":\"global\","
     "\"class\":\"batch\"},"
     "\"attrs\":{\"kernel.name\":\"linux\",\"driver.docker.version\":\"24.0.7\","
-    "\"cpu.numcores\":4,\"bool\":true,\"frac\":2.5,\"obj\":{},\"null\":null}}";
+    "\"cpu.numcores\":4,\"bool\":true,\"frac\":2.5,\"tenth\":0.1,\"third\":0.3333333333333333,"
+    "\"obj\":{},\"null\":null}}";
 
 static const struct {
     const char *in;
@@ -47,6 +48,8 @@ static const struct {
     {"${attr.cpu.numcores}", "4"},
     {"${attr.bool}", "true"},
     {"${attr.frac}", "2.5"},
+    {"${attr.tenth}", "0.1"},
+    {"${attr.third}", "0.33333333333333331"},
     {"${attr.obj}", "${attr.obj}"},
     {"${attr.null}", "${attr.null}"},
     {"${NOPE}", "${NOPE}"},
