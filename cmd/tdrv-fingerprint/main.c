@@ -30,10 +30,10 @@ static const char usage[] =
     "  -h, --help             show this help\n"
     "  -V, --version          show the version\n"
     "\n"
-    "exit status:\n"
-    "  0 success, or every --check holds    1 a --check does not hold\n"
-    "  64 usage error    65 malformed --check expression    70 internal error\n"
-    "  71 system call failed    74 cannot write stdout    78 invalid configuration\n";
+    "Exit status:\n"
+    "  0 ok (every --check holds), 1 a --check does not hold, 64 usage,\n"
+    "  65 malformed --check expression, 70 internal error, 71 system call failed,\n"
+    "  74 I/O error (stdout), 78 bad configuration\n";
 
 static const struct tdrv_tool tool = {.name = "tdrv-fingerprint", .usage = usage};
 
@@ -115,11 +115,12 @@ static int run_checks(cJSON *doc, const struct fp_opts *o, struct tdrv_err *err)
     tdrv_json_add(doc, "checks", arr);
     for (size_t i = 0; i < o->n_checks; i++) {
         cleanup_free char *why = NULL;
-        cJSON *one = tdrv_json_xobj();
+        cJSON *one = NULL;
         int holds = 0;
 
         if (tdrv_fp_check(doc, o->checks[i], &holds, &why, err) < 0)
             return -1;
+        one = tdrv_json_xobj();
         tdrv_json_add_str(one, "constraint", o->checks[i]);
         tdrv_json_add_bool(one, "holds", holds);
         tdrv_json_append(arr, one);
