@@ -1065,6 +1065,9 @@ int tdrv_fp_check(const cJSON *doc, const char *expr, int *holds, char **why, st
     if (!op) {
         size_t n = strcspn(p, " \t");
 
+        if (!n)
+            return tdrv_err_setw(err, TDRV_E_DATA, "invalid_constraint", 0,
+                                 "invalid constraint '%s': missing operator", expr);
         for (size_t i = 0; i < TDRV_ARRAY_LEN(words) && !op; i++)
             if (strlen(words[i]) == n && !strncmp(p, words[i], n))
                 op = tdrv_xstrdup(words[i]);
