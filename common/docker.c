@@ -139,9 +139,8 @@ int tdrv_docker_request(const struct tdrv_docker *d, const char *method, const c
         req.body_len = strlen(json_body);
         req.headers = json_hdrs;
     }
-    if (tdrv_http_do(&req, resp, err) < 0)
-        return tdrv_err_wrap(err, "docker engine at '%s'", d->host);
-    return 0;
+    /* The message names the URL and the socket already: no more context needed. */
+    return tdrv_http_do(&req, resp, err);
 }
 
 int tdrv_docker_status_err(const struct tdrv_http_resp *resp, const char *what,
