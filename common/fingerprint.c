@@ -1148,6 +1148,29 @@ int tdrv_fp_check(const cJSON *doc, const char *expr, int *holds, char **why, st
     return 0;
 }
 
+int tdrv_fp_check_all(cJSON *doc, const char *const *exprs, size_t n, struct tdrv_err *err)
+{
+    cJSON *arr = tdrv_json_xarr();
+    int rc = 0;
+
+    tdrv_json_set(doc, "checks", arr);
+    for (size_t i = 0; i < n; i++) {
+        cleanup_free char *why = NULL;
+        cJSON *one = NULL;
+        int holds = 0;
+
+        if (tdrv_fp_check(doc, exprs[i], &holds, &why, err) < 0)
+            return -1;
+        one = tdrv_json_xobj();
+        tdrv_json_add_str(one, "constraint", exprs[i]);
+        tdrv_json_add_bool(one, "holds", holds);
+        tdrv_json_append(arr, one);
+        if (!holds && rc == 0)
+            rc = tdrv_err_setw(err, TDRV_E_NO, "constraint_not_met", 0, "%s", why);
+    }
+    return rc;
+}
+
 /* ------------------------------------------------------------------ watch */
 
 static volatile sig_atomic_t watch_stop;

@@ -354,6 +354,50 @@ c=s.accept(); time.sleep(30)' "$sock" 3>&- &
     [ "$(attr driver.docker.version)" = "<unset>" ]
 }
 
+# A stand-in Engine on a Unix socket, for what a real one cannot be made to do.
+start_fake_engine() {
+    command -v python3 >/dev/null || skip "python3 is needed for the fake Engine"
+    FAKE_SOCK="$BATS_TEST_TMPDIR/fake.sock"
+    rm -f "$FAKE_SOCK"
+    python3 "$BATS_TEST_DIRNAME/lib/fake-engine.py" "$FAKE_SOCK" "$@" 3>&- &
+    FAKE_PID=$!
+    for _ in $(seq 100); do [ -S "$FAKE_SOCK" ] && return 0; sleep 0.05; done
+    fail "the fake Engine did not start"
+}
+
+@test "docker: the API version is min(the Engine's, 1.43)" {
+    start_fake_engine 99.1.0 1.99
+    DOCKER_HOST="unix://$FAKE_SOCK" run --separate-stderr -0 tdrv-fingerprint -vv
+    tdrv_stop_pid "$FAKE_PID"
+    [ "$(attr driver.docker.version)" = 99.1.0 ]
+    [ "$(attr driver.docker.api_version)" = 1.43 ]
+    [ "$(attr driver.docker.runtimes)" = crun,runc ]
+    [[ "$stderr" == *"http > GET /v1.43/info HTTP/1.1"* ]]
+    start_fake_engine 19.03.0 1.40
+    DOCKER_HOST="unix://$FAKE_SOCK" run --separate-stderr -0 tdrv-fingerprint
+    tdrv_stop_pid "$FAKE_PID"
+    [ "$(attr driver.docker.api_version)" = 1.40 ]
+}
+
+@test "--watch: an Engine that was detected and is lost turns unhealthy" {
+    start_fake_engine 24.0.0
+    DOCKER_HOST="unix://$FAKE_SOCK" tdrv-fingerprint --watch=100ms \
+        >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+    pid=$!
+    sleep 1
+    tdrv_stop_pid "$FAKE_PID"
+    sleep 1
+    kill -TERM "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 0 ]
+    run -0 jq -e -s 'length == 2
+        and .[0].drivers.docker == {"detected": true, "healthy": true, "health_description": "Healthy"}
+        and .[0].attributes["driver.docker.version"] == "24.0.0"
+        and .[1].drivers.docker.detected == true and .[1].drivers.docker.healthy == false
+        and (.[1].attributes | has("driver.docker") | not)' "$BATS_TEST_TMPDIR/out"
+}
+
 # ---------------------------------------------------------------- --watch
 
 @test "--watch prints a JSON line, then another when a driver changes, until SIGTERM" {
