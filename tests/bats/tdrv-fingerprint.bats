@@ -247,9 +247,11 @@ attr() { jq -r --arg k "$1" '.attributes[$k] // "<unset>"' <<<"$output"; }
            .drivers.rkt.health_description == "Unable to parse rkt version string"' <<<"$output"
 }
 
-@test "rkt: a hung rkt is cut off at --timeout" {
+@test "rkt: a hung rkt is cut off at --timeout, with what it started" {
     [ "$(id -u)" -eq 0 ] || skip "the rkt driver requires root"
-    printf '#!/bin/sh\nexec sleep 30\n' >"$BATS_TEST_TMPDIR/bin/rkt"
+    # It closes stdout and goes on running, in a child of its own: both must end.
+    printf '#!/bin/sh\nexec >&-\nsleep 30 &\necho $! >"%s"\nwait\n' "$BATS_TEST_TMPDIR/sleep.pid" \
+        >"$BATS_TEST_TMPDIR/bin/rkt"
     chmod +x "$BATS_TEST_TMPDIR/bin/rkt"
     start=$(date +%s%N)
     PATH="$BATS_TEST_TMPDIR/bin:$PATH" run -0 tdrv-fingerprint --timeout 300ms
@@ -257,6 +259,10 @@ attr() { jq -r --arg k "$1" '.attributes[$k] // "<unset>"' <<<"$output"; }
     [ "$elapsed" -lt 3000 ]
     jq -e '.drivers.rkt.detected == false' <<<"$output"
     jq -e '.drivers.rkt.health_description | test("did not answer within 300 ms")' <<<"$output"
+    sleep_pid=$(cat "$BATS_TEST_TMPDIR/sleep.pid")
+    # Gone, or a zombie waiting for whoever inherited it.
+    state=$(awk '{print $3}' "/proc/$sleep_pid/stat" 2>/dev/null || echo gone)
+    [[ "$state" == gone || "$state" == Z ]]
 }
 
 # ---------------------------------------------------------------- docker
