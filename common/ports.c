@@ -25,7 +25,8 @@
 #include "mem.h"
 #include "task.h"
 
-#define LEDGER_HEADER "# tdrv port ledger v1: port proto alloc_id group task label host_ip created\n"
+#define LEDGER_HEADER                                                                              \
+    "# tdrv port ledger v1: port proto alloc_id group task label host_ip created\n"
 #define LEDGER_MAX (256u * 1024u * 1024u)
 #define LOCK_TIMEOUT_S 60
 #define MAX_PORTS 1024
@@ -370,8 +371,7 @@ int tdrv_ports_parse_map_value(const cJSON *v, const char *path, int *port, char
 
     snprintf(proto, 4, "tcp");
     if (cJSON_IsNumber(v)) {
-        if (v->valuedouble != floor(v->valuedouble) || v->valuedouble < 1 ||
-            v->valuedouble > 65535)
+        if (v->valuedouble != floor(v->valuedouble) || v->valuedouble < 1 || v->valuedouble > 65535)
             return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0,
                                  "request.%s: expected a port number (1-65535)", path);
         *port = (int)v->valuedouble;
@@ -445,8 +445,8 @@ int tdrv_ports_default_ip(char *buf, size_t n, struct tdrv_err *err)
         int use;
         int metric;
 
-        if (sscanf(line, "%63s %lx %lx %x %d %d %d %lx", name, &dest, &gw, &flags, &refcnt,
-                   &use, &metric, &mask) == 8 &&
+        if (sscanf(line, "%63s %lx %lx %x %d %d %d %lx", name, &dest, &gw, &flags, &refcnt, &use,
+                   &metric, &mask) == 8 &&
             dest == 0 && mask == 0 && (flags & 1)) {
             snprintf(iface, sizeof(iface), "%s", name);
             break;
@@ -559,8 +559,8 @@ static int parse_wants(const cJSON *doc, struct want *w, int *nw, struct tdrv_er
         for (int j = 0; j < i && st; j++)
             if (w[j].stat == st)
                 return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0,
-                                     "request.%s.static: port %d is also asked for by '%s'",
-                                     path, (int)st, w[j].label);
+                                     "request.%s.static: port %d is also asked for by '%s'", path,
+                                     (int)st, w[j].label);
         memset(&w[i], 0, sizeof(w[i]));
         w[i].label = label;
         w[i].stat = (int)st;
@@ -642,8 +642,7 @@ static int add_result(cJSON *doc, const struct want *w, int nw, const char *ip,
 
     if (cur && !cJSON_IsNull(cur) && !cJSON_IsObject(cur)) {
         cJSON_Delete(ports);
-        return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0,
-                             "request.env: expected object");
+        return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0, "request.env: expected object");
     }
     if (!cur || cJSON_IsNull(cur))
         tdrv_json_set(doc, "env", tdrv_json_xobj());
@@ -769,8 +768,8 @@ static int assign(struct ledger *lg, const struct tdrv_config *cfg, const cJSON 
         }
         if (!found)
             return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "ports_exhausted", 0,
-                                 "no free port in %d-%d for '%s' (%d in use on the host)", min,
-                                 max, w[i].label, busy);
+                                 "no free port in %d-%d for '%s' (%d in use on the host)", min, max,
+                                 w[i].label, busy);
     }
     /* Record the new leases. */
     for (int i = 0; i < nw; i++) {
@@ -860,8 +859,8 @@ int tdrv_ports_list(const struct tdrv_config *cfg, const char *alloc_id, cJSON *
     return 0;
 }
 
-int tdrv_ports_run(const struct tdrv_ports_opts *opts, const struct tdrv_config *cfg,
-                   cJSON **doc, cJSON **res, struct tdrv_err *err)
+int tdrv_ports_run(const struct tdrv_ports_opts *opts, const struct tdrv_config *cfg, cJSON **doc,
+                   cJSON **res, struct tdrv_err *err)
 {
     cleanup_json cJSON *released = NULL;
     const char *alloc_id = opts->alloc_id;

@@ -48,8 +48,8 @@ int tdrv_ports_list(const struct tdrv_config *cfg, const char *alloc_id, cJSON *
  * What tdrv-ports does for one invocation: allocate into `doc`, release (`doc`'s alloc_id or
  * opts->alloc_id), or list. *res receives the document to emit.
  */
-int tdrv_ports_run(const struct tdrv_ports_opts *opts, const struct tdrv_config *cfg,
-                   cJSON **doc, cJSON **res, struct tdrv_err *err);
+int tdrv_ports_run(const struct tdrv_ports_opts *opts, const struct tdrv_config *cfg, cJSON **doc,
+                   cJSON **res, struct tdrv_err *err);
 
 /*
  * The host IP ports are bound on when neither the operator nor the task names one: the IPv4
