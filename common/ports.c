@@ -221,6 +221,7 @@ static int ledger_open(struct ledger *lg, const struct tdrv_config *cfg, struct 
     int rc;
     int saved;
 
+    tdrv_buf_init(&b, LEDGER_MAX);
     memset(lg, 0, sizeof(*lg));
     lg->lock_fd = -1;
     lg->dir = tdrv_xasprintf("%s/ports", cfg->root);
@@ -257,7 +258,6 @@ static int ledger_open(struct ledger *lg, const struct tdrv_config *cfg, struct 
             return 0;
         return tdrv_err_set(err, TDRV_E_OS, errno, "unable to open '%s'", path);
     }
-    tdrv_buf_init(&b, LEDGER_MAX);
     if (tdrv_buf_read_fd(&b, fd, path, err) < 0) {
         err->code = TDRV_E_OS;
         return -1;
@@ -289,9 +289,9 @@ static int ledger_commit(struct ledger *lg, struct tdrv_err *err)
     cleanup_close int fd = -1;
     size_t off = 0;
 
+    tdrv_buf_init(&b, LEDGER_MAX);
     if (!lg->dirty)
         return 0;
-    tdrv_buf_init(&b, LEDGER_MAX);
     if (tdrv_buf_addstr(&b, LEDGER_HEADER, err) < 0)
         return -1;
     for (size_t i = 0; i < lg->n; i++) {
@@ -514,6 +514,18 @@ struct want {
     int reused;
 };
 
+/* A getter's "request.<key>: ..." error, for an item of an array: "request.<path>.<key>: ...". */
+static int requalify(struct tdrv_err *err, const char *path)
+{
+    char rest[sizeof(err->msg)];
+
+    if (strncmp(err->msg, "request.", 8))
+        return -1;
+    snprintf(rest, sizeof(rest), "%s", err->msg + 8);
+    snprintf(err->msg, sizeof(err->msg), "request.%s.%.900s", path, rest);
+    return -1;
+}
+
 static int parse_wants(const cJSON *doc, struct want *w, int *nw, struct tdrv_err *err)
 {
     const cJSON *ports = NULL;
@@ -526,6 +538,7 @@ static int parse_wants(const cJSON *doc, struct want *w, int *nw, struct tdrv_er
         return -1;
     for (const cJSON *p = ports ? ports->child : NULL; p; p = p->next, i++) {
         char path[64];
+        char what[80];
         const char *label = NULL;
         const char *hostnet = NULL;
         int64_t st = 0;
@@ -538,12 +551,14 @@ static int parse_wants(const cJSON *doc, struct want *w, int *nw, struct tdrv_er
         if (!cJSON_IsObject(p))
             return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0,
                                  "request.%s: expected object", path);
-        if (tdrv_json_check_keys(p, keys, "request.network.ports", err) < 0 ||
-            tdrv_json_str(p, "label", TDRV_REQUIRED, &label, err) < 0 ||
+        snprintf(what, sizeof(what), "request.%s", path);
+        if (tdrv_json_check_keys(p, keys, what, err) < 0)
+            return -1;
+        if (tdrv_json_str(p, "label", TDRV_REQUIRED, &label, err) < 0 ||
             tdrv_json_i64(p, "static", TDRV_OPTIONAL, 1, 65535, &st, err) < 0 ||
             tdrv_json_i64(p, "to", TDRV_OPTIONAL, -1, 65535, &to, err) < 0 ||
             tdrv_json_str(p, "host_network", TDRV_OPTIONAL, &hostnet, err) < 0)
-            return tdrv_err_wrap(err, "%s", path);
+            return requalify(err, path);
         if (!label[0])
             return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0,
                                  "request.%s.label: must not be empty", path);
