@@ -819,7 +819,11 @@ int tdrv_ports_allocate(cJSON *doc, const struct tdrv_config *cfg, struct tdrv_e
     char ip[INET6_ADDRSTRLEN];
     int nw = 0;
 
-    if (tdrv_task_ensure_alloc_id(doc, err) < 0 || parse_wants(doc, w, &nw, err) < 0 ||
+    const cJSON *env = NULL;
+
+    /* Everything that can be refused is checked before the ledger changes (all or nothing). */
+    if (tdrv_json_obj(doc, "env", TDRV_OPTIONAL, &env, err) < 0 ||
+        tdrv_task_ensure_alloc_id(doc, err) < 0 || parse_wants(doc, w, &nw, err) < 0 ||
         host_ip_for(doc, cfg, ip, sizeof(ip), err) < 0)
         return -1;
     if (nw > 0) {

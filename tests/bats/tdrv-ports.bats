@@ -104,6 +104,10 @@ time.sleep(300)
     [ "$stderr" = "tdrv-ports: error: request.config.port_map.web: no port labelled 'web' in network.ports" ]
     run --separate-stderr -65 tdrv-ports <<<'{"config": {"port_map": {"a": "80-sctp"}}, "network": {"ports": [{"label": "a"}]}}'
     jq -e '.error.exit == 65' <<<"$output"
+    run --separate-stderr -65 tdrv-ports <<<'{"env": "A=1", "network": {"ports": [{"label": "a"}]}}'
+    [ "$stderr" = "tdrv-ports: error: request.env: expected object" ]
+    run --separate-stderr -0 tdrv-ports --list
+    jq -e '.count == 0' <<<"$output"
 }
 
 @test "tdrv-ports: a failed write of stdout is 74" {

@@ -51,11 +51,9 @@ static void map_values(void)
         if (map_cases[i].code == 0) {
             ok(rc == 0, "port_map value %s parses (%s)", map_cases[i].json, err.msg);
             CHECK_INT(port, map_cases[i].port, "port_map value %s port", map_cases[i].json);
-            CHECK_STR(proto, map_cases[i].proto, "port_map value %s protocol",
-                      map_cases[i].json);
+            CHECK_STR(proto, map_cases[i].proto, "port_map value %s protocol", map_cases[i].json);
         } else {
-            CHECK_INT(err.code, map_cases[i].code, "port_map value %s refused",
-                      map_cases[i].json);
+            CHECK_INT(err.code, map_cases[i].code, "port_map value %s refused", map_cases[i].json);
             CHECK_STR(err.msg, map_cases[i].msg, "port_map value %s message", map_cases[i].json);
         }
         cJSON_Delete(v);
@@ -130,8 +128,8 @@ static void ledger(void)
               "{\"label\":\"s\",\"value\":47998,\"to\":80,\"host_ip\":\"127.0.0.1\"}]",
               "a1 gets the one free dynamic port and its static port");
     cJSON_free(s);
-    CHECK_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "env"), "NOMAD_PORT_s")->valuestring,
-              "80", "NOMAD_PORT_ is the container side");
+    CHECK_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "env"), "NOMAD_PORT_s")->valuestring, "80",
+              "NOMAD_PORT_ is the container side");
 
     b = alloc_doc("a2", "[{\"label\":\"x\"}]");
     tdrv_err_clear(&err);
