@@ -526,6 +526,31 @@ static int requalify(struct tdrv_err *err, const char *path)
     return -1;
 }
 
+static int apply_port_map(const cJSON *pm, struct want *w, int nw, struct tdrv_err *err)
+{
+    for (const cJSON *m = pm->child; m; m = m->next) {
+        char path[256];
+        int port = 0;
+        char proto[4];
+        int j;
+
+        snprintf(path, sizeof(path), "config.port_map.%s", m->string);
+        if (tdrv_ports_parse_map_value(m, path, &port, proto, err) < 0)
+            return -1;
+        for (j = 0; j < nw; j++)
+            if (!strcmp(w[j].label, m->string))
+                break;
+        if (j == nw)
+            return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0,
+                                 "request.%s: no port labelled '%s' in network.ports", path,
+                                 m->string);
+        if (!w[j].to)
+            w[j].to = port;
+        memcpy(w[j].proto, proto, sizeof(proto));
+    }
+    return 0;
+}
+
 static int parse_wants(const cJSON *doc, struct want *w, int *nw, struct tdrv_err *err)
 {
     const cJSON *ports = NULL;
@@ -584,32 +609,22 @@ static int parse_wants(const cJSON *doc, struct want *w, int *nw, struct tdrv_er
     }
     *nw = i;
 
-    /* The docker driver's deprecated port_map {label: 8080} and rkt's {label: "8080-tcp"}. */
+    /*
+     * The docker driver's deprecated port_map {label: 8080} and rkt's {label: "8080-tcp"};
+     * HCL blocks come out of `nomad job run -output` as [{...}, ...].
+     */
     pm = tdrv_json_at(doc, "config.port_map");
-    if (pm && cJSON_IsArray(pm) && cJSON_GetArraySize(pm) == 1 && cJSON_IsObject(pm->child))
-        pm = pm->child; /* HCL blocks come out of `nomad job run -output` as [{...}] */
-    if (pm && !cJSON_IsObject(pm))
+    if (pm && cJSON_IsObject(pm))
+        return apply_port_map(pm, w, *nw, err);
+    if (pm && !cJSON_IsArray(pm))
         return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0,
                              "request.config.port_map: expected object");
-    for (const cJSON *m = pm ? pm->child : NULL; m; m = m->next) {
-        char path[256];
-        int port = 0;
-        char proto[4];
-        int j;
-
-        snprintf(path, sizeof(path), "config.port_map.%s", m->string);
-        if (tdrv_ports_parse_map_value(m, path, &port, proto, err) < 0)
-            return -1;
-        for (j = 0; j < *nw; j++)
-            if (!strcmp(w[j].label, m->string))
-                break;
-        if (j == *nw)
+    for (const cJSON *o = pm ? pm->child : NULL; o; o = o->next) {
+        if (!cJSON_IsObject(o))
             return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0,
-                                 "request.%s: no port labelled '%s' in network.ports", path,
-                                 m->string);
-        if (!w[j].to)
-            w[j].to = port;
-        memcpy(w[j].proto, proto, sizeof(proto));
+                                 "request.config.port_map: expected object");
+        if (apply_port_map(o, w, *nw, err) < 0)
+            return -1;
     }
     return 0;
 }

@@ -199,6 +199,9 @@ time.sleep(300)
     jq -e '.env.NOMAD_PORT_app == "6379" and .env.NOMAD_PORT_dns == "53"' <<<"$output"
     run --separate-stderr -0 tdrv-ports --list
     jq -e '[.leases[].protocol] == ["tcp", "udp"]' <<<"$output"
+    in='{"alloc_id":"a2","config":{"port_map":[{"a":80},{"b":"53-udp"}]},"network":{"ports":[{"label":"a"},{"label":"b"}]}}'
+    run --separate-stderr -0 tdrv-ports <<<"$in"
+    jq -e '.env.NOMAD_PORT_a == "80" and .env.NOMAD_PORT_b == "53"' <<<"$output"
 }
 
 @test "tdrv-ports: a Nomad job with --task gets its group's ports" {
