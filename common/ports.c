@@ -204,6 +204,18 @@ static int parse_ledger(struct ledger *lg, struct tdrv_err *err)
     return 0;
 }
 
+/* How long to wait for the ledger lock: TDRV_PORTS_LOCK_TIMEOUT seconds, default 60. */
+static unsigned lock_timeout(void)
+{
+    const char *e = getenv("TDRV_PORTS_LOCK_TIMEOUT");
+    uint64_t v = LOCK_TIMEOUT_S;
+    struct tdrv_err ignored = {0};
+
+    if (e && tdrv_parse_u64(e, 1, 3600, &v, &ignored) < 0)
+        v = LOCK_TIMEOUT_S;
+    return (unsigned)v;
+}
+
 static void on_alarm(int sig)
 {
     (void)sig;
@@ -238,7 +250,7 @@ static int ledger_open(struct ledger *lg, const struct tdrv_config *cfg, struct 
     sa.sa_handler = on_alarm; /* no SA_RESTART: flock returns EINTR */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGALRM, &sa, &old);
-    alarm(LOCK_TIMEOUT_S);
+    alarm(lock_timeout());
     rc = flock(lg->lock_fd, LOCK_EX);
     saved = errno;
     alarm(0);
@@ -246,8 +258,8 @@ static int ledger_open(struct ledger *lg, const struct tdrv_config *cfg, struct 
     if (rc < 0) {
         if (saved == EINTR)
             return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "lock_busy", 0,
-                                 "unable to lock '%s': still busy after %ds", lock_path,
-                                 LOCK_TIMEOUT_S);
+                                 "unable to lock '%s': still busy after %us", lock_path,
+                                 lock_timeout());
         return tdrv_err_set(err, TDRV_E_OS, saved, "unable to lock '%s'", lock_path);
     }
 

@@ -155,6 +155,19 @@ time.sleep(300)
     jq -e '[.ports[].value] | sort == ['"$p"','"$((p + 1))"']' <<<"$output"
 }
 
+@test "tdrv-ports: a ledger lock held too long is 75 lock_busy" {
+    mkdir -p "$TDRV_ROOT/ports"
+    flock -o "$TDRV_ROOT/ports/lock" sleep 10 &
+    PIDS+=($!)
+    for _ in $(seq 50); do
+        flock -n "$TDRV_ROOT/ports/lock" true || break
+        sleep 0.05
+    done
+    TDRV_PORTS_LOCK_TIMEOUT=1 run --separate-stderr -75 tdrv-ports <<<"$(doc a1 http)"
+    jq -e '.error.code == "lock_busy"' <<<"$output"
+    [ "$stderr" = "tdrv-ports: error: unable to lock '$TDRV_ROOT/ports/lock': still busy after 1s" ]
+}
+
 @test "tdrv-ports: a static port the operator reserved is 77 port_reserved" {
     printf 'host_ip: 127.0.0.1\nports: {reserved: "22,8000-8100"}\n' >"$TDRV_CONFIG"
     run --separate-stderr -77 tdrv-ports <<<'{"network":{"ports":[{"label":"x","static":8080}]}}'
