@@ -58,94 +58,101 @@ static int parse_exponent(const char *s, int64_t *out)
     return 0;
 }
 
-/*
- * Parse `s` times 10^shift into a sign and the magnitude rounded up to an integer,
- * at most INT64_MAX.
- */
-static int parse_scaled(const char *s, int shift, int *negp, uint64_t *magp, struct tdrv_err *err)
-{
-    const char *orig = s;
-    const char *ip;
-    const char *fp = "";
-    const char *suf;
+/* A quantity as written: sign, integer and fraction digits, and its suffix's scale. */
+struct qnum {
+    int neg;
+    const char *ip; /* integer digits */
     size_t ni;
-    size_t nf = 0;
-    int64_t e10 = 0;
-    int exp2 = 0;
+    const char *fp; /* fraction digits */
+    size_t nf;
+    int64_t exp10;
+    int exp2;
+};
+
+static int scan(const char *orig, struct qnum *q, struct tdrv_err *err)
+{
+    const char *s = orig;
     int found = 0;
+
+    memset(q, 0, sizeof(*q));
+    q->fp = "";
+    if (!*s)
+        return bad(err, orig, "empty");
+    if (*s == '+' || *s == '-')
+        q->neg = *s++ == '-';
+    for (q->ip = s; is_digit(*s); s++)
+        ;
+    q->ni = (size_t)(s - q->ip);
+    if (*s == '.') {
+        for (q->fp = ++s; is_digit(*s); s++)
+            ;
+        q->nf = (size_t)(s - q->fp);
+    }
+    if (q->ni + q->nf == 0)
+        return bad(err, orig, "bad number");
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]) && !found; i++) {
+        if (!strcmp(s, suffixes[i].name)) {
+            q->exp10 = suffixes[i].exp10;
+            q->exp2 = suffixes[i].exp2;
+            found = 1;
+        }
+    }
+    if (!found && parse_exponent(s, &q->exp10) < 0) {
+        if (is_letter(*s))
+            return tdrv_err_set(err, TDRV_E_DATA, 0, "invalid quantity '%s': unknown suffix '%s'",
+                                orig, s);
+        return bad(err, orig, "bad number");
+    }
+    return 0;
+}
+
+/* Digit i of the integer and fraction digits written one after the other. */
+static char digit_at(const struct qnum *q, size_t i)
+{
+    return i < q->ni ? q->ip[i] : q->fp[i - q->ni];
+}
+
+/*
+ * |q| times 10^shift, rounded up to an integer, at most INT64_MAX: the significant
+ * digits go into a fixed-point decimal buffer, which is doubled exp2 times.
+ */
+static int magnitude(const struct qnum *q, int shift, const char *orig, uint64_t *magp,
+                     struct tdrv_err *err)
+{
+    size_t total = q->ni + q->nf;
     size_t first;
     size_t last;
-    size_t total;
-    int64_t nd;
     int64_t e;
-    size_t fdig;
     size_t w;
     size_t pos;
     uint64_t acc = 0;
     int frac = 0;
     cleanup_free char *d = NULL;
 
-    *negp = 0;
-    if (!*s)
-        return bad(err, orig, "empty");
-    if (*s == '+' || *s == '-')
-        *negp = *s++ == '-';
-    ip = s;
-    while (is_digit(*s))
-        s++;
-    ni = (size_t)(s - ip);
-    if (*s == '.') {
-        fp = ++s;
-        while (is_digit(*s))
-            s++;
-        nf = (size_t)(s - fp);
-    }
-    if (ni + nf == 0)
-        return bad(err, orig, "bad number");
-    suf = s;
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]) && !found; i++) {
-        if (!strcmp(suf, suffixes[i].name)) {
-            e10 = suffixes[i].exp10;
-            exp2 = suffixes[i].exp2;
-            found = 1;
-        }
-    }
-    if (!found && parse_exponent(suf, &e10) < 0) {
-        if (is_letter(*suf))
-            return tdrv_err_set(err, TDRV_E_DATA, 0, "invalid quantity '%s': unknown suffix '%s'",
-                                orig, suf);
-        return bad(err, orig, "bad number");
-    }
-
-    /* The digits int++frac, as an integer without leading or trailing zeros, times 10^e. */
-    total = ni + nf;
-#define DIGIT(i) ((i) < ni ? ip[(i)] : fp[(i)-ni])
-    for (first = 0; first < total && DIGIT(first) == '0'; first++)
+    for (first = 0; first < total && digit_at(q, first) == '0'; first++)
         ;
     if (first == total) {
         *magp = 0;
         return 0;
     }
-    for (last = total; DIGIT(last - 1) == '0'; last--)
+    for (last = total; digit_at(q, last - 1) == '0'; last--)
         ;
-    nd = (int64_t)(last - first);
-    e = e10 + shift - (int64_t)nf + (int64_t)(total - last);
-    if (nd + e > MAX_INT_DIGITS)
+    /* The value is now digits[first, last) as an integer, times 10^e. */
+    e = q->exp10 + shift - (int64_t)q->nf + (int64_t)(total - last);
+    if ((int64_t)(last - first) + e > MAX_INT_DIGITS)
         return bad(err, orig, "overflow");
-    if (nd + e < MIN_MAGNITUDE) {
+    if ((int64_t)(last - first) + e < MIN_MAGNITUDE) {
         *magp = 1; /* a positive amount below one unit rounds up to one */
         return 0;
     }
 
-    /* Fixed point: INT_DIGITS integer digits, then fdig fraction digits. */
-    fdig = e < 0 ? (size_t)-e : 0;
-    w = INT_DIGITS + fdig;
+    /* INT_DIGITS integer digits, then -e fraction digits when e < 0. */
+    w = INT_DIGITS + (e < 0 ? (size_t)-e : 0);
     d = tdrv_xcalloc(w, 1);
     pos = e < 0 ? w : INT_DIGITS - (size_t)e;
     for (size_t i = last; i > first; i--)
-        d[--pos] = (char)(DIGIT(i - 1) - '0');
-#undef DIGIT
-    for (int b = 0; b < exp2; b++) {
+        d[--pos] = (char)(digit_at(q, i - 1) - '0');
+    for (int b = 0; b < q->exp2; b++) {
         int carry = 0;
 
         for (size_t i = w; i > 0; i--) {
@@ -173,12 +180,12 @@ static int parse_scaled(const char *s, int shift, int *negp, uint64_t *magp, str
 
 int tdrv_quantity_parse_bytes(const char *s, uint64_t *bytes, struct tdrv_err *err)
 {
-    int neg = 0;
+    struct qnum q;
     uint64_t mag = 0;
 
-    if (parse_scaled(s, 0, &neg, &mag, err) < 0)
+    if (scan(s, &q, err) < 0 || magnitude(&q, 0, s, &mag, err) < 0)
         return -1;
-    if (neg && mag != 0)
+    if (q.neg && mag != 0)
         return bad(err, s, "negative");
     *bytes = mag;
     return 0;
@@ -186,11 +193,11 @@ int tdrv_quantity_parse_bytes(const char *s, uint64_t *bytes, struct tdrv_err *e
 
 int tdrv_quantity_parse_milli(const char *s, int64_t *milli, struct tdrv_err *err)
 {
-    int neg = 0;
+    struct qnum q;
     uint64_t mag = 0;
 
-    if (parse_scaled(s, 3, &neg, &mag, err) < 0)
+    if (scan(s, &q, err) < 0 || magnitude(&q, 3, s, &mag, err) < 0)
         return -1;
-    *milli = neg ? -(int64_t)mag : (int64_t)mag;
+    *milli = q.neg ? -(int64_t)mag : (int64_t)mag;
     return 0;
 }

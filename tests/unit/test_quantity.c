@@ -42,6 +42,7 @@ static const struct {
     {"1.5", 2, 0, NULL},
     {"1500m", 2, 0, NULL},
     {"1000m", 1, 0, NULL},
+    {"750m", 1, 0, NULL},
     {"1m", 1, 0, NULL},
     {"1u", 1, 0, NULL},
     {"1n", 1, 0, NULL},
@@ -90,6 +91,7 @@ static const struct {
     {"8Ei", 0, 65, "invalid quantity '8Ei': overflow"},
     {"16Ei", 0, 65, "invalid quantity '16Ei': overflow"},
     {"10E", 0, 65, "invalid quantity '10E': overflow"},
+    {"1e30", 0, 65, "invalid quantity '1e30': overflow"},
     {"1e1000000000", 0, 65, "invalid quantity '1e1000000000': overflow"},
 };
 
@@ -103,6 +105,7 @@ static const struct {
     {"250m", 250, 0, NULL},
     {"1.5", 1500, 0, NULL},
     {"2", 2000, 0, NULL},
+    {"128", 128000, 0, NULL},
     {"0.1", 100, 0, NULL},
     {"0", 0, 0, NULL},
     {"0.0001", 1, 0, NULL},
