@@ -94,8 +94,8 @@ static struct afile *add_file(struct loader *l, const char *name, struct tdrv_er
     struct afile *f;
 
     if (l->nfiles >= MAX_FILES) {
-        tdrv_err_setw(err, TDRV_E_DATA, "invalid_archive", 0,
-                      "archive has more than %d entries", MAX_FILES);
+        tdrv_err_setw(err, TDRV_E_DATA, "invalid_archive", 0, "archive has more than %d entries",
+                      MAX_FILES);
         return NULL;
     }
     if (l->nfiles == l->alloc) {
@@ -303,8 +303,8 @@ static int load_index(struct loader *l, const cJSON *index, const char *inherite
                                  err->msg);
         if (cJSON_IsString(cn))
             ref = normalize(cn->valuestring);
-        else if (cJSON_IsString(rn) && (strchr(rn->valuestring, '/') ||
-                                        strchr(rn->valuestring, ':')))
+        else if (cJSON_IsString(rn) &&
+                 (strchr(rn->valuestring, '/') || strchr(rn->valuestring, ':')))
             ref = normalize(rn->valuestring);
         else if (inherited)
             ref = tdrv_xstrdup(inherited);
@@ -414,9 +414,9 @@ static int record_built(struct loader *l, const char *config_digest, int64_t con
 
     tdrv_json_add_num(m, "schemaVersion", 2);
     tdrv_json_add_str(m, "mediaType", "application/vnd.oci.image.manifest.v1+json");
-    tdrv_json_add(m, "config",
-                  descriptor("application/vnd.oci.image.config.v1+json", config_digest,
-                             config_size));
+    tdrv_json_add(
+        m, "config",
+        descriptor("application/vnd.oci.image.config.v1+json", config_digest, config_size));
     for (size_t i = 0; i < n; i++)
         tdrv_json_append(arr, descriptor(sniff_layer_type(l->s, layers[i]->digest),
                                          layers[i]->digest, layers[i]->size));
@@ -524,8 +524,7 @@ static int load_aci(struct loader *l, const struct afile *mf, struct tdrv_err *e
         tdrv_json_str(m, "name", TDRV_REQUIRED, &name, err) < 0 ||
         tdrv_json_obj(m, "app", TDRV_OPTIONAL, &app, err) < 0 ||
         tdrv_json_arr(m, "dependencies", TDRV_OPTIONAL, &deps, err) < 0)
-        return tdrv_err_setw(err, TDRV_E_DATA, "invalid_archive", 0, "ACI manifest: %s",
-                             err->msg);
+        return tdrv_err_setw(err, TDRV_E_DATA, "invalid_archive", 0, "ACI manifest: %s", err->msg);
     if (strcmp(kind, "ImageManifest"))
         return tdrv_err_setw(err, TDRV_E_DATA, "invalid_archive", 0,
                              "ACI manifest: acKind is '%s', expected ImageManifest", kind);
@@ -563,10 +562,10 @@ static int load_aci(struct loader *l, const struct afile *mf, struct tdrv_err *e
         if (cJSON_IsArray(exec))
             tdrv_json_add(c, "Entrypoint", tdrv_json_xdup(exec));
         if (cJSON_IsString(user)) {
-            cleanup_free char *u = cJSON_IsString(group)
-                                       ? tdrv_xasprintf("%s:%s", user->valuestring,
-                                                        group->valuestring)
-                                       : tdrv_xstrdup(user->valuestring);
+            cleanup_free char *u =
+                cJSON_IsString(group)
+                    ? tdrv_xasprintf("%s:%s", user->valuestring, group->valuestring)
+                    : tdrv_xstrdup(user->valuestring);
 
             tdrv_json_add_str(c, "User", u);
         }
@@ -578,8 +577,7 @@ static int load_aci(struct loader *l, const struct afile *mf, struct tdrv_err *e
             const cJSON *ev = cJSON_GetObjectItemCaseSensitive(env, "value");
 
             if (cJSON_IsString(en) && cJSON_IsString(ev)) {
-                cleanup_free char *kv =
-                    tdrv_xasprintf("%s=%s", en->valuestring, ev->valuestring);
+                cleanup_free char *kv = tdrv_xasprintf("%s=%s", en->valuestring, ev->valuestring);
 
                 tdrv_json_append(envs, tdrv_json_xstr(kv));
             }
@@ -609,8 +607,7 @@ static int load_aci(struct loader *l, const struct afile *mf, struct tdrv_err *e
     if (tdrv_store_blob_put(l->s, NULL, cfg_text, strlen(cfg_text), &cfg_digest, err) < 0)
         return -1;
     {
-        cleanup_free char *tagged =
-            tdrv_xasprintf("%s:%s", name, version ? version : "latest");
+        cleanup_free char *tagged = tdrv_xasprintf("%s:%s", name, version ? version : "latest");
 
         tdrv_json_append(tags, tdrv_json_xstr(tagged));
     }
@@ -771,22 +768,22 @@ int tdrv_store_load(struct tdrv_store *s, const char *path, const char *ref, cJS
 
     if (stat(path, &st) < 0) {
         tdrv_err_setw(err, errno == ENOENT ? TDRV_E_NOINPUT : TDRV_E_OS,
-                      errno == ENOENT ? "archive_not_found" : NULL, errno,
-                      "unable to open '%s'", path);
+                      errno == ENOENT ? "archive_not_found" : NULL, errno, "unable to open '%s'",
+                      path);
         goto out;
     }
     if ((S_ISDIR(st.st_mode) ? load_layout_dir(&l, path, err) : load_stream(&l, path, err)) < 0)
         goto out;
     if (!l.nimages) {
-        tdrv_err_setw(err, TDRV_E_NOINPUT, "image_not_found", 0,
-                      "'%s' holds no image for linux/%s", path, tdrv_host_arch());
+        tdrv_err_setw(err, TDRV_E_NOINPUT, "image_not_found", 0, "'%s' holds no image for linux/%s",
+                      path, tdrv_host_arch());
         goto out;
     }
     if (ref) {
         want = normalize(ref);
         if (!want) {
-            tdrv_err_setw(err, TDRV_E_DATA, "invalid_reference", 0,
-                          "invalid image reference '%s'", ref);
+            tdrv_err_setw(err, TDRV_E_DATA, "invalid_reference", 0, "invalid image reference '%s'",
+                          ref);
             goto out;
         }
         for (size_t i = 0; i < l.nimages; i++)
