@@ -21,8 +21,7 @@ int tdrv_pull_local_finish(const struct tdrv_pull_local *o, cJSON *info, int cac
     {
         cleanup_store struct tdrv_store s = {.root_fd = -1};
 
-        if (tdrv_store_open(&s, o->root, err) < 0 ||
-            tdrv_store_flatten(&s, md, o->rootfs, err) < 0)
+        if (tdrv_store_open(&s, o->root, err) < 0 || tdrv_store_flatten(&s, md, o->rootfs, err) < 0)
             return tdrv_err_wrap(err, "unable to write the rootfs '%s'", o->rootfs);
     }
     tdrv_json_set(info, "rootfs", tdrv_json_xstr(o->rootfs));
