@@ -119,6 +119,7 @@ struct task {
     char *logs_dir;
     char *bundle;
     char *runtime_root;
+    char *store_root;
     int lease_fd;
     int keep; /* detached: the monitor owns the mount and the lease now */
     int mounted;
@@ -149,6 +150,7 @@ static void task_release(struct task *t)
     free(t->logs_dir);
     free(t->bundle);
     free(t->runtime_root);
+    free(t->store_root);
     free(t->runtime);
     tdrv_task_opts_release(&t->opts);
     cJSON_Delete(t->state);
@@ -179,6 +181,7 @@ static int task_paths(struct task *t, const struct tdrv_config *cfg, const char 
     t->logs_dir = tdrv_xasprintf("%s/logs", t->task_dir);
     t->bundle = tdrv_xasprintf("%s/tasks/%s", cfg->run_dir, t->cid);
     t->runtime_root = tdrv_xasprintf("%s/runtime", cfg->run_dir);
+    t->store_root = tdrv_xstrdup(cfg->root);
     return 0;
 }
 
@@ -1186,6 +1189,8 @@ static int op_wait(struct task *t, cJSON *doc, cJSON **out, int *status, int64_t
     return 0;
 }
 
+static cJSON *live_state(struct task *t);
+
 static int op_stop(struct task *t, cJSON *doc, cJSON **out, struct tdrv_err *err)
 {
     const cJSON *mp;
@@ -1204,8 +1209,25 @@ static int op_stop(struct task *t, cJSON *doc, cJSON **out, struct tdrv_err *err
         if (lease_wait(t->lease_path, timeout + 15000000000LL) < 0)
             return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "timeout", 0, "task '%s' did not stop",
                                  t->name);
-    } else {
-        runtime_delete(t); /* supervisor gone: nobody else will */
+    } else if (!tdrv_json_at(t->state, "result")) {
+        /* the supervisor is gone (kill -9, crash): clean up after it */
+        struct tdrv_err e2 = {0};
+
+        runtime_delete(t);
+        if (tdrv_store_open(&t->store, t->store_root, &e2) == 0) {
+            t->store_open = 1;
+            tdrv_store_rootfs_unmount(&t->store, t->bundle, &e2);
+        }
+        tdrv_err_clear(&e2);
+        tdrv_rm_rf_at(AT_FDCWD, t->bundle, &e2);
+        tdrv_json_set(t->state, "state", tdrv_json_xstr("stopped"));
+        if (save_state(t, err) < 0)
+            return -1;
+        if (!doc)
+            doc = tdrv_json_xobj();
+        tdrv_json_set(doc, "inspect", live_state(t));
+        *out = doc;
+        return 0;
     }
     return op_wait(t, doc, out, NULL, 0, err);
 }
