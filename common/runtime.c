@@ -33,6 +33,8 @@ extern char **environ;
 
 #define STATE_MAX (4u * 1024u * 1024u)
 
+static int64_t t0_ns; /* when tdrv_run began, for -vv timings */
+
 /* ---- small helpers ------------------------------------------------------------------------ */
 
 static void now_rfc3339(char *buf, size_t n)
@@ -754,7 +756,13 @@ static int start(struct sup *s, int out_w, int err_w, struct tdrv_err *err)
     int pid = 0;
 
     unlink(log);
-    runtime_delete(t); /* a container of that name left by a crash */
+    {
+        /* a container of that name left by a crash */
+        cleanup_free char *stale = tdrv_xasprintf("%s/%s", t->runtime_root, t->cid);
+
+        if (access(stale, F_OK) == 0)
+            runtime_delete(t);
+    }
     if (runtime_cmd(t,
                     (const char *const[]){"--log", log, "--log-format", "json", "run", "--detach",
                                           "--bundle", t->bundle, "--pid-file", pidf, t->cid, NULL},
@@ -950,7 +958,9 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
         sigprocmask(SIG_SETMASK, &old, NULL);
         return 125;
     }
+    tdrv_debug("prepared in %lld us", (long long)((mono_ns() - t0_ns) / 1000));
     rc = start(s, out_p[1], err_p[1], err);
+    tdrv_debug("started in %lld us", (long long)((mono_ns() - t0_ns) / 1000));
     close(out_p[1]);
     close(err_p[1]);
     if (s->status_fd >= 0) {
@@ -1002,14 +1012,25 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
             tdrv_warn("%s", e2.msg);
     }
     supervise(s, sfd, out_p[0], err_p[0], &wstatus);
+    tdrv_debug("exited at %lld us", (long long)((mono_ns() - t0_ns) / 1000));
     close(sfd);
     *result = result_json(s, wstatus);
-    runtime_delete(t);
     tdrv_json_set(t->state, "state", tdrv_json_xstr("exited"));
     tdrv_json_set(t->state, "result", tdrv_json_xdup(*result));
     {
         struct tdrv_err e2 = {0};
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        const char *del[] = {t->runtime, "--root", t->runtime_root, "delete", "--force",
+                             t->cid,     NULL};
+        pid_t dpid = -1;
+        int dst;
 
+        /* the runtime deletes its container while the rootfs is unmounted */
+        if (spawn((char *const *)del, null, null, null, &dpid, &e2) < 0)
+            tdrv_warn("%s", e2.msg);
+        if (null >= 0)
+            close(null);
+        tdrv_err_clear(&e2);
         if (t->mounted && tdrv_store_rootfs_unmount(&t->store, t->bundle, &e2) < 0)
             tdrv_warn("%s", e2.msg);
         t->mounted = 0;
@@ -1017,7 +1038,10 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
         tdrv_err_clear(&e2);
         if (save_state(t, &e2) < 0)
             tdrv_warn("%s", e2.msg);
+        if (dpid > 0)
+            wait_pid(dpid, &dst);
     }
+    tdrv_debug("cleaned up at %lld us", (long long)((mono_ns() - t0_ns) / 1000));
     sigprocmask(SIG_SETMASK, &old, NULL);
     return status_of(*result);
 }
@@ -1078,6 +1102,7 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
 
     if (begin(&t, cfg, doc, 0, &spec, err) < 0)
         return -1;
+    tdrv_debug("bundle ready at %lld us", (long long)((mono_ns() - t0_ns) / 1000));
     if (!t.opts.interactive)
         null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s.stdin_fd = t.opts.interactive ? 0 : null;
@@ -1557,6 +1582,7 @@ int tdrv_run(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON
 
     *status = -1;
     *out = NULL;
+    t0_ns = mono_ns();
     switch (rq->action) {
     case TDRV_RUN_FOREGROUND:
         return run_foreground(rq, cfg, doc, out, status, err);
