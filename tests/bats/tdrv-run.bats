@@ -253,7 +253,7 @@ task() {
     run --separate-stderr tdrv-run --inspect <"$BATS_TEST_TMPDIR/h.json"
     jq -e '.inspect.state == "running" and .inspect.lease_held == true' <<<"$output"
     run --separate-stderr tdrv-run --stats <"$BATS_TEST_TMPDIR/h.json"
-    jq -e '.stats.memory.usage > 0' <<<"$output"
+    jq -e '.stats.memory.usage > 0 and .stats.pids.current >= 1 and .stats.cpu.usage_usec >= 0' <<<"$output"
     run --separate-stderr tdrv-run --list
     jq -e --arg a "$ALLOC" '.tasks[] | select(.alloc_id == $a and .task == "d" and .state == "running")' <<<"$output"
     run ! flock -n "$TDRV_ROOT/allocs/$ALLOC/d/lease" true
