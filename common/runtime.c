@@ -1112,6 +1112,7 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
     cJSON *result = NULL;
     struct sup s = {.t = &t, .tee_out = 1, .tee_err = 2, .status_fd = -1};
     int null = -1;
+    int rc;
 
     if (begin(&t, cfg, doc, 0, &spec, err) < 0)
         return -1;
@@ -1119,8 +1120,6 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
     if (!t.opts.interactive)
         null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s.stdin_fd = t.opts.interactive ? 0 : null;
-    if (rq->result_fd >= 0)
-        s.tee_out = 1;
     *status = run_supervised(&s, &result, err);
     if (null >= 0)
         close(null);
@@ -1129,6 +1128,17 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
     if (rq->result_fd < 0 && !s.last_nl)
         tdrv_write_all(1, "\n", 1);
     tdrv_json_set(doc, "result", result);
+    if (rq->result_fd >= 0) {
+        /* the document to the caller's fd; stdout stays the task's alone */
+        FILE *f = fdopen(rq->result_fd, "w");
+
+        if (!f)
+            return tdrv_err_setw(err, TDRV_E_IO, "write_failed", errno,
+                                 "unable to open --result-fd %d", rq->result_fd);
+        rc = tdrv_json_emit(f, doc, err);
+        fclose(f);
+        return rc;
+    }
     *out = doc;
     return 0;
 }
