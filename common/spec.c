@@ -297,6 +297,15 @@ void tdrv_spec_host_detect(struct tdrv_spec_host *h)
     if (!f || fscanf(f, "%d", &h->cap_last) != 1 || h->cap_last < 0 || h->cap_last > 63)
         h->cap_last = 40;
     h->arch = uname(&u) == 0 ? u.machine : "x86_64";
+    {
+        cleanup_fclose FILE *ps = fopen("/proc/self/status", "re");
+        char line[256];
+        unsigned long long b;
+
+        while (ps && fgets(line, sizeof(line), ps))
+            if (sscanf(line, "CapBnd: %llx", &b) == 1)
+                h->cap_bound = b;
+    }
 }
 
 /* ---- options per driver ------------------------------------------------------------------- */
@@ -2374,8 +2383,9 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
                           "capabilities: %s",
                           names);
         caps = ((base & allowed) | add) & ~drop;
-        if (privileged)
-            caps = CAP_ALL_BITS(in->host->cap_last);
+        if (privileged) /* every capability tdrv-run itself may pass on */
+            caps = CAP_ALL_BITS(in->host->cap_last) &
+                   (in->host->cap_bound ? in->host->cap_bound : ~0ULL);
         caps &= CAP_ALL_BITS(in->host->cap_last);
     }
     {

@@ -313,3 +313,28 @@ task() {
     jq -e '.error.code == "task_running"' <<<"$output"
     tdrv-run --stop <"$BATS_TEST_TMPDIR/h.json" >/dev/null
 }
+
+@test "privileged with allow_privileged: every capability we hold, no seccomp, mount works" {
+    needs_root
+    load_image
+    printf 'allow_privileged: true\n' >"$TDRV_CONFIG"
+    run --separate-stderr tdrv-run --result-fd 3 3>/dev/null < <(task p \
+        'grep -E "^(CapEff|Seccomp):" /proc/self/status; mount -t tmpfs x /tmp && echo mounted' \
+        '{"config":{"privileged":true}}')
+    assert_success
+    eff=$(awk '/CapEff/ {print $2}' <<<"$output")
+    [ $((0x$eff & (1 << 21))) -ne 0 ] # SYS_ADMIN
+    assert_line "Seccomp:	0"
+    assert_line mounted
+}
+
+@test "the default seccomp profile denies unshare; network mode none has only loopback" {
+    needs_root
+    load_image
+    run --separate-stderr -1 tdrv-run --result-fd 3 3>/dev/null < <(task s \
+        'grep Seccomp: /proc/self/status; ls /sys/class/net; unshare -n true' '{"config":{"network_mode":"none"}}')
+    assert_line "Seccomp:	2"
+    assert_line lo
+    [ "${#lines[@]}" -eq 2 ]
+    [[ "$stderr" == *"Operation not permitted"* ]]
+}
