@@ -967,6 +967,9 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
     sigprocmask(SIG_BLOCK, &set, &old);
     sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
+    /* a reader of our stdout that goes away must not kill the supervisor (and orphan the
+     * task): the write fails, the tee stops, the logs go on */
+    signal(SIGPIPE, SIG_IGN);
     if (sfd < 0 || pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0) {
         tdrv_err_set(err, TDRV_E_OS, errno, "unable to create pipes");
         if (sfd >= 0)

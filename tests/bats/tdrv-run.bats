@@ -338,3 +338,15 @@ task() {
     [ "${#lines[@]}" -eq 2 ]
     [[ "$stderr" == *"Operation not permitted"* ]]
 }
+
+@test "a reader of stdout that goes away does not kill the supervisor" {
+    needs_root
+    load_image
+    task t 'echo first; sleep 0.5; i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i+1)); done; exit 4' \
+        >"$BATS_TEST_TMPDIR/t.json"
+    run bash -c "tdrv-run --result-fd 3 <'$BATS_TEST_TMPDIR/t.json' 3>'$BATS_TEST_TMPDIR/r.json' | head -n1; echo \"\${PIPESTATUS[0]}\""
+    assert_line --index 0 first
+    assert_line --index 1 4
+    jq -e '.result.exit_code == 4' "$BATS_TEST_TMPDIR/r.json"
+    tail -n1 "$TDRV_ROOT/allocs/$ALLOC/t/logs/stdout.log" | grep -qx "line 1999"
+}
