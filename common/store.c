@@ -867,7 +867,7 @@ static int image_parse(struct tdrv_store *s, const char *text, size_t len, struc
         return tdrv_err_wrap(err, "image config");
     if (tdrv_json_parse(cfg, cfg_len, &im->config, err) < 0 || !cJSON_IsObject(im->config) ||
         tdrv_json_arr(im->config, "rootfs.diff_ids", TDRV_REQUIRED, &diff_ids, err) < 0)
-        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_config", 0,
+        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_image_config", 0,
                              "invalid image config %s: %s", im->config_digest,
                              err->msg[0] ? err->msg : "not an object");
     im->nlayers = (size_t)cJSON_GetArraySize(layers);
@@ -888,7 +888,7 @@ static int image_parse(struct tdrv_store *s, const char *text, size_t len, struc
             return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_manifest", 0,
                                  "invalid manifest layer %zu: %s", i, err->msg);
         if (!cJSON_IsString(di))
-            return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_config", 0,
+            return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_image_config", 0,
                                  "config rootfs.diff_ids[%zu]: expected string", i);
         snprintf(im->layers[i].digest, sizeof(im->layers[i].digest), "%s", d);
         snprintf(im->layers[i].diff_id, sizeof(im->layers[i].diff_id), "%s", di->valuestring);
@@ -896,7 +896,7 @@ static int image_parse(struct tdrv_store *s, const char *text, size_t len, struc
         i++;
     }
     if (tdrv_chain_ids(im->layers, im->nlayers, err) < 0)
-        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_config", 0, "%s", err->msg);
+        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_image_config", 0, "%s", err->msg);
     return 0;
 }
 

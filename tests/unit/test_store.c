@@ -168,9 +168,9 @@ void test_store(void)
             "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\","
             "\"size\":%lld}]}",
             cfg_digest, strlen(cfg), dg, n, desc.digest, (long long)desc.size);
-        CHECK_INT(tdrv_store_image_put(&s, "docker.io/library/unit:1", man, strlen(man), &info,
-                                       &err),
-                  0, "image: put");
+        CHECK_INT(
+            tdrv_store_image_put(&s, "docker.io/library/unit:1", man, strlen(man), &info, &err), 0,
+            "image: put");
         if (err.code)
             printf("# %s\n", err.msg);
         tdrv_json_str(info, "manifest_digest", TDRV_REQUIRED, &md, &err);
