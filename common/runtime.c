@@ -1146,6 +1146,32 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
     return 0;
 }
 
+/* The monitor keeps only what it needs: a caller's pipes (a test harness's, a shell's $(...))
+ * must not stay open for the task's whole life. */
+static void close_other_fds(const int *keep, size_t n)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int fds[1024];
+    size_t k = 0;
+    struct dirent *e;
+
+    while (d && (e = readdir(d)) && k < TDRV_ARRAY_LEN(fds)) {
+        int fd = (int)strtol(e->d_name, NULL, 10);
+        size_t i;
+
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd < 3 || fd == dirfd(d))
+            continue;
+        for (i = 0; i < n && keep[i] != fd; i++)
+            ;
+        if (i == n)
+            fds[k++] = fd;
+    }
+    if (d)
+        closedir(d);
+    for (size_t i = 0; i < k; i++)
+        close(fds[i]);
+}
+
 static int run_detach(const struct tdrv_config *cfg, cJSON *doc, cJSON **out, struct tdrv_err *err)
 {
     cleanup_task struct task t = {.lease_fd = -1};
@@ -1180,6 +1206,7 @@ static int run_detach(const struct tdrv_config *cfg, cJSON *doc, cJSON **out, st
             dup2(null, 1);
             dup2(null, 2);
         }
+        close_other_fds((const int[]){null, sp[1], t.lease_fd, t.store.root_fd}, 4);
         tdrv_json_set(t.state, "monitor_pid", tdrv_json_xnum(getpid()));
         s.stdin_fd = null;
         run_supervised(&s, &result, &merr);
