@@ -261,6 +261,14 @@ static int lease_wait(const char *path, int64_t timeout_ns)
 {
     int64_t end = mono_ns() + timeout_ns;
 
+    if (timeout_ns < 0) {
+        /* no deadline: block on the lease itself, released at once */
+        cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        while (fd >= 0 && flock(fd, LOCK_SH) < 0 && errno == EINTR)
+            ;
+        return 0;
+    }
     for (;;) {
         if (lease_free(path) != 0)
             return 0;
@@ -1117,6 +1125,13 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
     int null = -1;
     int rc;
 
+    sigset_t set;
+
+    /* a stop request while the bundle is prepared waits for the task to start */
+    sigemptyset(&set);
+    for (const int *g = (const int[]){SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, 0}; *g; g++)
+        sigaddset(&set, *g);
+    sigprocmask(SIG_BLOCK, &set, NULL);
     if (begin(&t, cfg, doc, 0, &spec, err) < 0)
         return -1;
     tdrv_debug("bundle ready at %lld us", (long long)((mono_ns() - t0_ns) / 1000));
