@@ -213,6 +213,10 @@ static int load_state(struct task *t, struct tdrv_err *err)
 {
     cleanup_json cJSON *st = NULL;
 
+    /* checked first: tdrv_doc_read_file releases an uninitialised buffer when open fails */
+    if (access(t->state_path, F_OK) < 0 && errno == ENOENT)
+        return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_found", 0,
+                             "no task '%s' in allocation '%s'", t->name, t->alloc_id);
     if (tdrv_doc_read_file(t->state_path, STATE_MAX, &st, err) < 0) {
         if (err->code == TDRV_E_NOINPUT) {
             tdrv_err_clear(err);

@@ -362,3 +362,15 @@ task() {
     assert_line --index 4 "tick 5"
     [ "$stderr" = oops ]
 }
+
+@test "handle operations on an unknown task are 66; --list of an empty host is empty" {
+    run --separate-stderr -66 tdrv-run --inspect --alloc nope --task web
+    jq -e '.error.code == "task_not_found"' <<<"$output"
+    [ "$stderr" = "tdrv-run: error: no task 'web' in allocation 'nope'" ]
+    run --separate-stderr tdrv-run --list
+    assert_output '{"tasks":[]}'
+    run --separate-stderr -64 tdrv-run --wait --stop
+    [ "$stderr" = "tdrv-run: error: conflicting actions" ] || [ "${stderr_lines[0]}" = "tdrv-run: error: conflicting actions" ]
+    run --separate-stderr -64 tdrv-run --signal SIGNOPE --alloc a --task b
+    run --separate-stderr -64 tdrv-run --follow < /dev/null
+}
