@@ -675,7 +675,8 @@ struct sup {
     pid_t pid;
     char cgroup_v1_mem[1024];
     char cgroup_v2[1024];
-    cJSON *cgroups; /* {"memory": path, ...} on v1, {"unified": path} on v2 */
+    cJSON *cgroups;      /* {"memory": path, ...} on v1, {"unified": path} on v2 */
+    cJSON *runc_cgroups; /* runc's own record of them (state.json cgroup_paths), or NULL */
     char started_at[64];
     int last_nl; /* did the task's stdout end with a newline? */
 };
@@ -733,6 +734,69 @@ static void read_cgroups(struct sup *s)
         s->cgroups = tdrv_json_xobj();
         tdrv_json_add_str(s->cgroups, "unified", s->cgroup_v2);
     }
+}
+
+/* runc's state.json for the container, or NULL (another runtime, or none). */
+static cJSON *runc_state(const struct task *t)
+{
+    cleanup_free char *p = NULL;
+    cJSON *st = NULL;
+    struct tdrv_err e = {0};
+    const char *base = strrchr(t->runtime, '/');
+
+    if (strcmp(base ? base + 1 : t->runtime, "runc"))
+        return NULL;
+    p = tdrv_xasprintf("%s/%s/state.json", t->runtime_root, t->cid);
+    if (access(p, R_OK) < 0 || tdrv_doc_read_file(p, STATE_MAX, &st, &e) < 0)
+        return NULL;
+    return st;
+}
+
+/* The cgroups from runc's own record when there is one: exact, wherever runc put them. */
+static void runc_cgroups(struct sup *s)
+{
+    cleanup_json cJSON *st = runc_state(s->t);
+    const cJSON *cp = tdrv_json_at(st, "cgroup_paths");
+    const cJSON *mem = cJSON_GetObjectItemCaseSensitive(cp, "memory");
+    const cJSON *uni = cJSON_GetObjectItemCaseSensitive(cp, "");
+
+    if (!cJSON_IsObject(cp) || !cp->child)
+        return;
+    s->runc_cgroups = tdrv_json_xdup(cp);
+    cJSON_Delete(s->cgroups);
+    s->cgroups = tdrv_json_xobj();
+    s->cgroup_v1_mem[0] = s->cgroup_v2[0] = '\0';
+    for (const cJSON *c = cp->child; c; c = c->next)
+        if (cJSON_IsString(c) && c->string[0] && strncmp(c->string, "name=", 5))
+            tdrv_json_add_str(s->cgroups, c->string, c->valuestring);
+    if (cJSON_IsString(mem))
+        snprintf(s->cgroup_v1_mem, sizeof(s->cgroup_v1_mem), "%s", mem->valuestring);
+    else if (cJSON_IsString(uni)) {
+        snprintf(s->cgroup_v2, sizeof(s->cgroup_v2), "%s", uni->valuestring);
+        cJSON_Delete(s->cgroups);
+        s->cgroups = tdrv_json_xobj();
+        tdrv_json_add_str(s->cgroups, "unified", s->cgroup_v2);
+    }
+}
+
+/*
+ * What `runc delete` does for a container whose init has exited, without starting another
+ * runc: remove the cgroups runc recorded and its state directory. Any doubt (a cgroup still
+ * busy, Intel RDT, another runtime) returns -1 and the caller runs the runtime's delete.
+ */
+static int fast_delete(const struct sup *s)
+{
+    cleanup_json cJSON *st = runc_state(s->t);
+    const cJSON *rdt = tdrv_json_at(st, "intel_rdt_path");
+    cleanup_free char *dir = tdrv_xasprintf("%s/%s", s->t->runtime_root, s->t->cid);
+    struct tdrv_err e = {0};
+
+    if (!st || !s->runc_cgroups || (cJSON_IsString(rdt) && rdt->valuestring[0]))
+        return -1;
+    for (const cJSON *c = s->runc_cgroups->child; c; c = c->next)
+        if (cJSON_IsString(c) && rmdir(c->valuestring) < 0 && errno != ENOENT)
+            return -1;
+    return tdrv_rm_rf_at(AT_FDCWD, dir, &e);
 }
 
 static long long read_key(const char *file, const char *key)
@@ -807,6 +871,7 @@ static int start(struct sup *s, int out_w, int err_w, struct tdrv_err *err)
     s->pid = pid;
     now_rfc3339(s->started_at, sizeof(s->started_at));
     read_cgroups(s);
+    runc_cgroups(s);
     return 0;
 }
 
@@ -1054,8 +1119,10 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
         int dst;
 
         /* the runtime deletes its container while the rootfs is unmounted */
-        if (spawn((char *const *)del, null, null, null, &dpid, &e2) < 0)
+        if (fast_delete(s) < 0 && spawn((char *const *)del, null, null, null, &dpid, &e2) < 0)
             tdrv_warn("%s", e2.msg);
+        cJSON_Delete(s->runc_cgroups);
+        s->runc_cgroups = NULL;
         if (null >= 0)
             close(null);
         tdrv_err_clear(&e2);

@@ -230,6 +230,8 @@ task() {
     # cleaned up: no container, no bundle, no mount
     [ -z "$(runc --root "$TDRV_RUN/runtime" list -q)" ]
     [ -z "$(ls "$TDRV_RUN/tasks")" ]
+    [ -z "$(find /sys/fs/cgroup -maxdepth 6 -type d -name "t-$ALLOC" 2>/dev/null)" ]
+    ! grep -q " $TDRV_RUN/" /proc/self/mounts
 }
 
 @test "a command that is not found is 127, one that cannot run 126" {
