@@ -16,8 +16,12 @@ setup() {
 }
 
 teardown() {
-    local t
+    local t l
     for p in "${PIDS[@]}"; do tdrv_stop_pid "$p"; done
+    # a foreground run tears down in the background after its result: wait for the leases
+    for l in "$TDRV_ROOT"/allocs/*/*/lease; do
+        [ -e "$l" ] && flock -w 30 "$l" true 2>/dev/null || true
+    done
     # containers this test left (its own runtime root only), then their mounts
     if [ -d "$TDRV_RUN/runtime" ]; then
         for t in $(runc --root "$TDRV_RUN/runtime" list -q 2>/dev/null); do
@@ -227,7 +231,8 @@ task() {
     assert_line --index 0 out
     jq -e '.result.exit_code == 42 and .result.signal == 0 and .result.started_at and .result.finished_at' <<<"${lines[1]}"
     jq -e '.state == "exited" and .result.exit_code == 42' "$TDRV_ROOT/allocs/$ALLOC/t/state.json"
-    # cleaned up: no container, no bundle, no mount
+    # cleaned up (by the time the lease is free): no container, no bundle, no mount
+    flock -w 30 "$TDRV_ROOT/allocs/$ALLOC/t/lease" true
     [ -z "$(runc --root "$TDRV_RUN/runtime" list -q)" ]
     [ -z "$(ls "$TDRV_RUN/tasks")" ]
     [ -z "$(find /sys/fs/cgroup -maxdepth 6 -type d -name "t-$ALLOC" 2>/dev/null)" ]
