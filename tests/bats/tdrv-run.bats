@@ -381,3 +381,19 @@ task() {
     run --separate-stderr -64 tdrv-run --signal SIGNOPE --alloc a --task b
     run --separate-stderr -64 tdrv-run --follow < /dev/null
 }
+
+@test "the README pipeline: tdrv-pull | tdrv-ports | tdrv-run serves on the allocated host port" {
+    needs_root
+    command -v curl >/dev/null || skip "needs curl"
+    load_image
+    printf 'host_ip: 127.0.0.1\n' >"$TDRV_CONFIG"
+    printf 'task: web\nalloc_id: %s\nkill_timeout: 1s\nconfig:\n  image: busybox\n  args: ["httpd", "-f", "-p", "${NOMAD_PORT_http}", "-h", "/etc"]\nnetwork:\n  ports: [{label: http, to: 8080}]\n' \
+        "$ALLOC" >"$BATS_TEST_TMPDIR/web.yaml"
+    tdrv-pull <"$BATS_TEST_TMPDIR/web.yaml" | tdrv-ports | tdrv-run --detach >"$BATS_TEST_TMPDIR/h.json"
+    port=$(jq -r '.ports[0].value' "$BATS_TEST_TMPDIR/h.json")
+    for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/group" >"$BATS_TEST_TMPDIR/got" && break; sleep 0.1; done
+    grep -q '^root:x:0:' "$BATS_TEST_TMPDIR/got"
+    run --separate-stderr tdrv-run --stop <"$BATS_TEST_TMPDIR/h.json"
+    jq -e '.result.signal == 9' <<<"$output"
+    tdrv-ports --release --alloc "$ALLOC" >/dev/null
+}
