@@ -871,11 +871,22 @@ static int start(struct sup *s, int out_w, int err_w, struct tdrv_err *err)
         if (access(stale, F_OK) == 0)
             runtime_delete(t);
     }
-    if (runtime_cmd(t,
-                    (const char *const[]){"--log", log, "--log-format", "json", "run", "--detach",
-                                          "--bundle", t->bundle, "--pid-file", pidf, t->cid, NULL},
-                    s->stdin_fd, out_w, err_w, &st, err) < 0)
-        return 125;
+    {
+        /* config.debug: the runtime's debug messages go to its log in the bundle */
+        const char *args[16];
+        size_t n = 0;
+
+        if (t->opts.debug)
+            args[n++] = "--debug";
+        for (const char *const *a =
+                 (const char *const[]){"--log", log, "--log-format", "json", "run", "--detach",
+                                       "--bundle", t->bundle, "--pid-file", pidf, t->cid, NULL};
+             *a; a++)
+            args[n++] = *a;
+        args[n] = NULL;
+        if (runtime_cmd(t, args, s->stdin_fd, out_w, err_w, &st, err) < 0)
+            return 125;
+    }
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
         return runtime_failure(log, err);
     pf = fopen(pidf, "re");
