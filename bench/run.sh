@@ -26,7 +26,8 @@ export TDRV_ROOT=$work/root TDRV_RUN=$work/run TDRV_CONFIG=$work/config.yaml
 "$bin/tdrv-pull" --load "$work/busybox-oci" docker.io/library/busybox:latest >/dev/null
 
 # tdrv-run: the whole path (store lookup, overlay mount, config.json, runc, reap, cleanup)
-echo '{"alloc_id":"bench","task":"t","config":{"image":"busybox","command":"true"}}' >"$work/task.json"
+# a fresh allocation per run (no alloc_id), as a scheduler places each task anew
+echo '{"task":"t","config":{"image":"busybox","command":"true"}}' >"$work/task.json"
 
 # bare runc: a bundle prepared once (flattened rootfs, runc's default spec running true)
 mkdir -p "$work/bundle"
