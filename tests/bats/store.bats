@@ -353,3 +353,6 @@ layers.write_layout(sys.argv[2], "test/bomb:latest", [layers.make_tar([layers.F(
 @test "catalogue 34-trailing-junk-gzip" { run_case 34-trailing-junk-gzip; }
 @test "catalogue 35-hardlink-before-target" { run_case 35-hardlink-before-target; }
 @test "catalogue 35-hardlink-to-lower" { run_case 35-hardlink-to-lower; }
+@test "catalogue x-deep-nesting" { run_case x-deep-nesting; }
+@test "catalogue x-dangling-symlink-parent" { run_case x-dangling-symlink-parent; }
+@test "catalogue x-symlink-loop-parent" { run_case x-symlink-loop-parent; }
