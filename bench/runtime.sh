@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# bench/runtime.sh (run by `make bench`): time from `tdrv-run` to the container's `true` having run and exited, for an
-# image already in the store, side by side with bare `runc run` on a prepared bundle (and
-# `docker run --rm` when an Engine answers), in one hyperfine run; prints the ratios.
+# bench/runtime.sh (run by `make bench`): time from `tdrv-run` to the container's `true`
+# having run and exited, for an image already in the store, side by side with bare
+# `runc run` on a prepared bundle (and `docker run --rm` when an Engine answers), in one
+# hyperfine run; prints the ratios.
 # Usage: bench/runtime.sh BIN_DIR   (as root, with runc and hyperfine)
 set -eu
 bin=$(cd "${1:?usage: bench/runtime.sh BIN_DIR}" && pwd)
