@@ -24,6 +24,7 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "net.h"
 #include "ref.h"
 #include "spec.h"
 #include "store.h"
@@ -127,6 +128,7 @@ struct task {
     struct tdrv_task_opts opts;
     cJSON *state;
     char *runtime;
+    struct tdrv_net net; /* bridge/group network (common/net.c), set up by begin() */
 };
 
 static void task_release(struct task *t)
@@ -151,6 +153,7 @@ static void task_release(struct task *t)
     free(t->runtime_root);
     free(t->runtime);
     tdrv_task_opts_release(&t->opts);
+    tdrv_net_release(&t->net);
     cJSON_Delete(t->state);
     memset(t, 0, sizeof(*t));
     t->lease_fd = -1;
@@ -237,6 +240,17 @@ static int load_state(struct task *t, struct tdrv_err *err)
 static int save_state(struct task *t, struct tdrv_err *err)
 {
     return write_json(t->state_path, t->state, err);
+}
+
+/* network (issue 6): undo a bridge/group network from its state file; every stop path calls
+ * this, and it does nothing when there is none (host, none, already torn down). */
+static void net_down(struct task *t)
+{
+    cleanup_free char *p = tdrv_xasprintf("%s/%s", t->task_dir, TDRV_NET_STATE);
+    struct tdrv_err e = {0};
+
+    if (tdrv_net_teardown(p, &e) < 0)
+        tdrv_warn("%s", e.msg);
 }
 
 /* Is the lease free (its supervisor gone)? 1 free, 0 held, -1 error. */
@@ -637,7 +651,8 @@ static cJSON *handle_json(const struct task *t)
     tdrv_json_add_str(h, "state_file", t->state_path);
     tdrv_json_add_str(h, "lease", t->lease_path);
     tdrv_json_add_str(h, "logs", t->logs_dir);
-    for (const char *const *k = (const char *const[]){"pid", "monitor_pid", "started_at", NULL};
+    for (const char *const *k =
+             (const char *const[]){"pid", "monitor_pid", "started_at", "network", NULL};
          *k; k++)
         if ((v = tdrv_json_at(t->state, *k)))
             tdrv_json_add(h, *k, tdrv_json_xdup(v));
@@ -969,6 +984,7 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
         close(err_p[0]);
         close(sfd);
         runtime_delete(t);
+        net_down(t);
         tdrv_json_set(t->state, "state", tdrv_json_xstr("failed"));
         tdrv_json_set(t->state, "error", tdrv_error_json("tdrv-run", err));
         {
@@ -1000,6 +1016,7 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
     close(sfd);
     *result = result_json(s, wstatus);
     runtime_delete(t);
+    net_down(t);
     tdrv_json_set(t->state, "state", tdrv_json_xstr("exited"));
     tdrv_json_set(t->state, "result", tdrv_json_xdup(*result));
     {
@@ -1037,8 +1054,26 @@ static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int 
     t->runtime = tdrv_xstrdup(t->opts.runtime);
     if (dry)
         return 0;
-    if (write_bundle(t, *spec, err) < 0)
+    {
+        /* network (issue 6): namespace + CNI ADD before the runtime starts */
+        struct tdrv_net_in ni = {.doc = doc,
+                                 .cfg = cfg,
+                                 .alloc_id = t->alloc_id,
+                                 .task = t->name,
+                                 .alloc_dir = t->alloc_dir,
+                                 .task_dir = t->task_dir};
+
+        if (tdrv_net_setup(&ni, &t->net, err) < 0)
+            return -1;
+        if (tdrv_net_apply_spec(&t->net, doc, *spec, err) < 0) {
+            net_down(t);
+            return -1;
+        }
+    }
+    if (write_bundle(t, *spec, err) < 0) {
+        net_down(t);
         return -1;
+    }
     t->state = tdrv_json_xobj();
     tdrv_json_add_str(t->state, "alloc_id", t->alloc_id);
     tdrv_json_add_str(t->state, "task", t->name);
@@ -1058,7 +1093,13 @@ static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int 
     if (tdrv_json_at(doc, "image.manifest_digest"))
         tdrv_json_add(t->state, "image",
                       tdrv_json_xdup(tdrv_json_at(doc, "image.manifest_digest")));
-    return save_state(t, err);
+    if (t->net.summary)
+        tdrv_json_add(t->state, "network", tdrv_json_xdup(t->net.summary));
+    if (save_state(t, err) < 0) {
+        net_down(t);
+        return -1;
+    }
+    return 0;
 }
 
 static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_config *cfg,
@@ -1203,6 +1244,7 @@ static int op_stop(struct task *t, cJSON *doc, cJSON **out, struct tdrv_err *err
                                  "task '%s' did not stop", t->name);
     } else {
         runtime_delete(t); /* supervisor gone: nobody else will */
+        net_down(t);
     }
     return op_wait(t, doc, out, NULL, 0, err);
 }
