@@ -34,6 +34,8 @@ extern char **environ;
 
 #define STATE_MAX (4u * 1024u * 1024u)
 
+static int64_t t0_ns; /* when tdrv_run began, for -vv timings */
+
 /* ---- small helpers ------------------------------------------------------------------------ */
 
 static void now_rfc3339(char *buf, size_t n)
@@ -120,6 +122,7 @@ struct task {
     char *logs_dir;
     char *bundle;
     char *runtime_root;
+    char *store_root;
     int lease_fd;
     int keep; /* detached: the monitor owns the mount and the lease now */
     int mounted;
@@ -151,6 +154,7 @@ static void task_release(struct task *t)
     free(t->logs_dir);
     free(t->bundle);
     free(t->runtime_root);
+    free(t->store_root);
     free(t->runtime);
     tdrv_task_opts_release(&t->opts);
     tdrv_net_release(&t->net);
@@ -182,6 +186,7 @@ static int task_paths(struct task *t, const struct tdrv_config *cfg, const char 
     t->logs_dir = tdrv_xasprintf("%s/logs", t->task_dir);
     t->bundle = tdrv_xasprintf("%s/tasks/%s", cfg->run_dir, t->cid);
     t->runtime_root = tdrv_xasprintf("%s/runtime", cfg->run_dir);
+    t->store_root = tdrv_xstrdup(cfg->root);
     return 0;
 }
 
@@ -279,7 +284,8 @@ static int lease_wait(const char *path, int64_t timeout_ns)
     }
 }
 
-/* ---- the OCI runtime binary --------------------------------------------------------------------- */
+/* ---- the OCI runtime binary ---------------------------------------------------------------------
+ */
 
 static int spawn(char *const argv[], int in, int out, int errfd, pid_t *pid, struct tdrv_err *err)
 {
@@ -349,8 +355,8 @@ static void runtime_delete(const struct task *t)
     int st;
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
-    runtime_cmd(t, (const char *const[]){"delete", "--force", t->cid, NULL}, null, null, null,
-                &st, &e);
+    runtime_cmd(t, (const char *const[]){"delete", "--force", t->cid, NULL}, null, null, null, &st,
+                &e);
     if (null >= 0)
         close(null);
 }
@@ -389,7 +395,8 @@ static int runtime_failure(const char *log, struct tdrv_err *err)
     return status;
 }
 
-/* ---- log files with rotation (docker json-file's max-size / max-file) ---------------------------- */
+/* ---- log files with rotation (docker json-file's max-size / max-file)
+ * ---------------------------- */
 
 struct logw {
     char *path;
@@ -462,7 +469,8 @@ static void logw_close(struct logw *l)
     l->path = NULL;
 }
 
-/* ---- preparing a task --------------------------------------------------------------------------- */
+/* ---- preparing a task ---------------------------------------------------------------------------
+ */
 
 static int image_ref(const cJSON *doc, char **ref, struct tdrv_err *err)
 {
@@ -616,8 +624,7 @@ static int alloc_dirs(struct task *t, struct tdrv_err *err)
         if (mkdirs(p, 0755, err) < 0)
             return -1;
     }
-    for (const char *const *s = (const char *const[]){"local", "secrets", "logs", NULL}; *s;
-         s++) {
+    for (const char *const *s = (const char *const[]){"local", "secrets", "logs", NULL}; *s; s++) {
         cleanup_free char *p = tdrv_xasprintf("%s/%s", t->task_dir, *s);
 
         if (mkdirs(p, !strcmp(*s, "secrets") ? 0700 : 0755, err) < 0)
@@ -659,7 +666,8 @@ static cJSON *handle_json(const struct task *t)
     return h;
 }
 
-/* ---- supervising ----------------------------------------------------------------------------------- */
+/* ---- supervising
+ * ----------------------------------------------------------------------------------- */
 
 struct sup {
     struct task *t;
@@ -704,8 +712,8 @@ static void read_cgroups(struct sup *s)
         for (char *save = NULL, *ctl = strtok_r(c1 + 1, ",", &save); ctl;
              ctl = strtok_r(NULL, ",", &save))
             if (!strcmp(ctl, "memory"))
-                snprintf(s->cgroup_v1_mem, sizeof(s->cgroup_v1_mem),
-                         "/sys/fs/cgroup/memory%s/%s", own, s->t->cid);
+                snprintf(s->cgroup_v1_mem, sizeof(s->cgroup_v1_mem), "/sys/fs/cgroup/memory%s/%s",
+                         own, s->t->cid);
     }
     if (f)
         fclose(f);
@@ -763,11 +771,16 @@ static int start(struct sup *s, int out_w, int err_w, struct tdrv_err *err)
     int pid = 0;
 
     unlink(log);
-    runtime_delete(t); /* a container of that name left by a crash */
+    {
+        /* a container of that name left by a crash */
+        cleanup_free char *stale = tdrv_xasprintf("%s/%s", t->runtime_root, t->cid);
+
+        if (access(stale, F_OK) == 0)
+            runtime_delete(t);
+    }
     if (runtime_cmd(t,
-                    (const char *const[]){"--log", log, "--log-format", "json", "run",
-                                          "--detach", "--bundle", t->bundle, "--pid-file", pidf,
-                                          t->cid, NULL},
+                    (const char *const[]){"--log", log, "--log-format", "json", "run", "--detach",
+                                          "--bundle", t->bundle, "--pid-file", pidf, t->cid, NULL},
                     s->stdin_fd, out_w, err_w, &st, err) < 0)
         return 125;
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
@@ -960,7 +973,9 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
         sigprocmask(SIG_SETMASK, &old, NULL);
         return 125;
     }
+    tdrv_debug("prepared in %lld us", (long long)((mono_ns() - t0_ns) / 1000));
     rc = start(s, out_p[1], err_p[1], err);
+    tdrv_debug("started in %lld us", (long long)((mono_ns() - t0_ns) / 1000));
     close(out_p[1]);
     close(err_p[1]);
     if (s->status_fd >= 0) {
@@ -1013,31 +1028,46 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
             tdrv_warn("%s", e2.msg);
     }
     supervise(s, sfd, out_p[0], err_p[0], &wstatus);
+    tdrv_debug("exited at %lld us", (long long)((mono_ns() - t0_ns) / 1000));
     close(sfd);
     *result = result_json(s, wstatus);
-    runtime_delete(t);
-    net_down(t);
     tdrv_json_set(t->state, "state", tdrv_json_xstr("exited"));
     tdrv_json_set(t->state, "result", tdrv_json_xdup(*result));
     {
         struct tdrv_err e2 = {0};
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        const char *del[] = {t->runtime, "--root", t->runtime_root, "delete", "--force",
+                             t->cid,     NULL};
+        pid_t dpid = -1;
+        int dst;
 
+        /* the runtime deletes its container while the rootfs is unmounted */
+        if (spawn((char *const *)del, null, null, null, &dpid, &e2) < 0)
+            tdrv_warn("%s", e2.msg);
+        if (null >= 0)
+            close(null);
+        tdrv_err_clear(&e2);
         if (t->mounted && tdrv_store_rootfs_unmount(&t->store, t->bundle, &e2) < 0)
             tdrv_warn("%s", e2.msg);
         t->mounted = 0;
         tdrv_rm_rf_at(AT_FDCWD, t->bundle, &e2);
         tdrv_err_clear(&e2);
+        net_down(t); /* network (issue 6): CNI DEL, namespace removed */
         if (save_state(t, &e2) < 0)
             tdrv_warn("%s", e2.msg);
+        if (dpid > 0)
+            wait_pid(dpid, &dst);
     }
+    tdrv_debug("cleaned up at %lld us", (long long)((mono_ns() - t0_ns) / 1000));
     sigprocmask(SIG_SETMASK, &old, NULL);
     return status_of(*result);
 }
 
-/* ---- foreground, detach --------------------------------------------------------------------------- */
+/* ---- foreground, detach
+ * --------------------------------------------------------------------------- */
 
-static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int dry,
-                 cJSON **spec, struct tdrv_err *err)
+static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int dry, cJSON **spec,
+                 struct tdrv_err *err)
 {
     const char *name = NULL;
 
@@ -1102,8 +1132,8 @@ static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int 
     return 0;
 }
 
-static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_config *cfg,
-                          cJSON *doc, cJSON **out, int *status, struct tdrv_err *err)
+static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON *doc,
+                          cJSON **out, int *status, struct tdrv_err *err)
 {
     cleanup_task struct task t = {.lease_fd = -1};
     cleanup_json cJSON *spec = NULL;
@@ -1113,6 +1143,7 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
 
     if (begin(&t, cfg, doc, 0, &spec, err) < 0)
         return -1;
+    tdrv_debug("bundle ready at %lld us", (long long)((mono_ns() - t0_ns) / 1000));
     if (!t.opts.interactive)
         null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s.stdin_fd = t.opts.interactive ? 0 : null;
@@ -1130,8 +1161,7 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
     return 0;
 }
 
-static int run_detach(const struct tdrv_config *cfg, cJSON *doc, cJSON **out,
-                      struct tdrv_err *err)
+static int run_detach(const struct tdrv_config *cfg, cJSON *doc, cJSON **out, struct tdrv_err *err)
 {
     cleanup_task struct task t = {.lease_fd = -1};
     cleanup_json cJSON *spec = NULL;
@@ -1196,7 +1226,8 @@ static int run_detach(const struct tdrv_config *cfg, cJSON *doc, cJSON **out,
     return 0;
 }
 
-/* ---- handle operations ---------------------------------------------------------------------------- */
+/* ---- handle operations
+ * ---------------------------------------------------------------------------- */
 
 static int op_wait(struct task *t, cJSON *doc, cJSON **out, int *status, int64_t timeout,
                    struct tdrv_err *err)
@@ -1206,8 +1237,8 @@ static int op_wait(struct task *t, cJSON *doc, cJSON **out, int *status, int64_t
     if (load_state(t, err) < 0)
         return -1;
     if (lease_wait(t->lease_path, timeout) < 0)
-        return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "timeout", 0,
-                             "task '%s' is still running", t->name);
+        return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "timeout", 0, "task '%s' is still running",
+                             t->name);
     if (load_state(t, err) < 0)
         return -1;
     res = tdrv_json_at(t->state, "result");
@@ -1223,6 +1254,8 @@ static int op_wait(struct task *t, cJSON *doc, cJSON **out, int *status, int64_t
     *out = doc;
     return 0;
 }
+
+static cJSON *live_state(struct task *t);
 
 static int op_stop(struct task *t, cJSON *doc, cJSON **out, struct tdrv_err *err)
 {
@@ -1240,11 +1273,28 @@ static int op_stop(struct task *t, cJSON *doc, cJSON **out, struct tdrv_err *err
         /* the supervisor does kill_signal, kill_timeout, SIGKILL */
         kill((pid_t)mp->valueint, SIGTERM);
         if (lease_wait(t->lease_path, timeout + 15000000000LL) < 0)
-            return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "timeout", 0,
-                                 "task '%s' did not stop", t->name);
-    } else {
-        runtime_delete(t); /* supervisor gone: nobody else will */
+            return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "timeout", 0, "task '%s' did not stop",
+                                 t->name);
+    } else if (!tdrv_json_at(t->state, "result")) {
+        /* the supervisor is gone (kill -9, crash): clean up after it */
+        struct tdrv_err e2 = {0};
+
+        runtime_delete(t);
         net_down(t);
+        if (tdrv_store_open(&t->store, t->store_root, &e2) == 0) {
+            t->store_open = 1;
+            tdrv_store_rootfs_unmount(&t->store, t->bundle, &e2);
+        }
+        tdrv_err_clear(&e2);
+        tdrv_rm_rf_at(AT_FDCWD, t->bundle, &e2);
+        tdrv_json_set(t->state, "state", tdrv_json_xstr("stopped"));
+        if (save_state(t, err) < 0)
+            return -1;
+        if (!doc)
+            doc = tdrv_json_xobj();
+        tdrv_json_set(doc, "inspect", live_state(t));
+        *out = doc;
+        return 0;
     }
     return op_wait(t, doc, out, NULL, 0, err);
 }
@@ -1257,8 +1307,8 @@ static int op_signal(struct task *t, int sig, cJSON *doc, cJSON **out, struct td
         return -1;
     pid = tdrv_json_at(t->state, "pid");
     if (lease_free(t->lease_path) != 0 || !cJSON_IsNumber(pid))
-        return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_running", 0,
-                             "task '%s' is not running", t->name);
+        return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_running", 0, "task '%s' is not running",
+                             t->name);
     if (kill((pid_t)pid->valueint, sig) < 0)
         return tdrv_err_set(err, TDRV_E_OS, errno, "unable to signal task '%s'", t->name);
     *out = doc ? doc : tdrv_json_xobj();
@@ -1274,8 +1324,8 @@ static int op_exec(struct task *t, char **argv, int *status, struct tdrv_err *er
     if (load_state(t, err) < 0)
         return -1;
     if (lease_free(t->lease_path) != 0)
-        return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_running", 0,
-                             "task '%s' is not running", t->name);
+        return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_running", 0, "task '%s' is not running",
+                             t->name);
     args[n++] = "exec";
     args[n++] = t->cid;
     for (; argv && *argv && n < TDRV_ARRAY_LEN(args) - 1; argv++)
@@ -1324,8 +1374,7 @@ static void stat_file(cJSON *o, const char *key, const char *dir, const char *fi
         tdrv_json_add_num(o, key, (double)v);
 }
 
-static void stat_key(cJSON *o, const char *key, const char *dir, const char *file,
-                     const char *k)
+static void stat_key(cJSON *o, const char *key, const char *dir, const char *file, const char *k)
 {
     char p[1200];
     long long v;
@@ -1349,8 +1398,8 @@ static int op_stats(struct task *t, cJSON *doc, cJSON **out, struct tdrv_err *er
     if (load_state(t, err) < 0)
         return -1;
     if (lease_free(t->lease_path) != 0)
-        return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_running",
-                             0, "task '%s' is not running", t->name);
+        return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_running", 0, "task '%s' is not running",
+                             t->name);
     tdrv_json_str(t->state, "cgroup.memory", TDRV_OPTIONAL, &mem, err);
     tdrv_json_str(t->state, "cgroup.unified", TDRV_OPTIONAL, &uni, err);
     st = tdrv_json_xobj();
@@ -1389,8 +1438,8 @@ static int op_stats(struct task *t, cJSON *doc, cJSON **out, struct tdrv_err *er
             char line[1024];
             FILE *f;
 
-            snprintf(path, sizeof(path), "/proc/%d/cgroup", cJSON_IsNumber(pid) ? pid->valueint
-                                                                                : 0);
+            snprintf(path, sizeof(path), "/proc/%d/cgroup",
+                     cJSON_IsNumber(pid) ? pid->valueint : 0);
             f = fopen(path, "re");
             while (f && fgets(line, sizeof(line), f)) {
                 char *a = strchr(line, ':');
@@ -1565,15 +1614,17 @@ static int op_list(const struct tdrv_config *cfg, cJSON **out, struct tdrv_err *
     return 0;
 }
 
-/* ---- entry ---------------------------------------------------------------------------------------- */
+/* ---- entry
+ * ---------------------------------------------------------------------------------------- */
 
-int tdrv_run(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON *doc,
-             cJSON **out, int *status, struct tdrv_err *err)
+int tdrv_run(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON *doc, cJSON **out,
+             int *status, struct tdrv_err *err)
 {
     cleanup_task struct task t = {.lease_fd = -1};
 
     *status = -1;
     *out = NULL;
+    t0_ns = mono_ns();
     switch (rq->action) {
     case TDRV_RUN_FOREGROUND:
         return run_foreground(rq, cfg, doc, out, status, err);
