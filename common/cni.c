@@ -110,8 +110,8 @@ static int as_conflist(cJSON *doc, const char *path, cJSON **out, struct tdrv_er
                              "%s: a CNI network needs a 'name'", path);
     if (cJSON_IsArray(plugins)) {
         if (!plugins->child)
-            return tdrv_err_setw(err, TDRV_E_CONFIG, "invalid_network", 0,
-                                 "%s: 'plugins' is empty", path);
+            return tdrv_err_setw(err, TDRV_E_CONFIG, "invalid_network", 0, "%s: 'plugins' is empty",
+                                 path);
         for (const cJSON *p = plugins->child; p; p = p->next)
             if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(p, "type")))
                 return tdrv_err_setw(err, TDRV_E_CONFIG, "invalid_network", 0,
@@ -344,9 +344,10 @@ int tdrv_cni_exec(const cJSON *netconf, enum tdrv_cni_cmd cmd, const struct tdrv
         envp[2] = tdrv_xasprintf("CNI_NETNS=%s", rt->netns ? rt->netns : "");
         envp[3] = tdrv_xasprintf("CNI_IFNAME=%s", rt->ifname);
         envp[4] = tdrv_xasprintf("CNI_PATH=%s", tdrv_cni_path());
-        envp[5] = tdrv_xasprintf(
-            "PATH=%s", path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-                                              "/usr/bin:/sbin:/bin");
+        envp[5] =
+            tdrv_xasprintf("PATH=%s", path && *path ? path
+                                                    : "/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                                                      "/usr/bin:/sbin:/bin");
         envp[6] = NULL;
     }
     argv[0] = bin;
@@ -410,8 +411,7 @@ static cJSON *plugin_conf(const cJSON *list, const cJSON *plugin, const cJSON *p
     tdrv_json_set(c, "name", tdrv_json_xdup(cJSON_GetObjectItemCaseSensitive(list, "name")));
     if (prev)
         tdrv_json_set(c, "prevResult", tdrv_json_xdup(prev));
-    if (rt->port_mappings &&
-        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(caps, "portMappings"))) {
+    if (rt->port_mappings && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(caps, "portMappings"))) {
         cJSON *rc = tdrv_json_xobj();
 
         tdrv_json_add(rc, "portMappings", tdrv_json_xdup(rt->port_mappings));

@@ -27,8 +27,7 @@ const char *tdrv_net_mode_name(enum tdrv_net_mode m)
     return (unsigned)m < TDRV_ARRAY_LEN(mode_names) ? mode_names[m] : "host";
 }
 
-__attribute__((format(printf, 2, 3))) static int bad(struct tdrv_err *err, const char *fmt,
-                                                      ...)
+__attribute__((format(printf, 2, 3))) static int bad(struct tdrv_err *err, const char *fmt, ...)
 {
     char msg[sizeof(err->msg)];
     va_list ap;
@@ -108,8 +107,8 @@ int tdrv_net_mode(const cJSON *doc, struct tdrv_net_req *r, struct tdrv_err *err
         const char *v = net->child->valuestring;
 
         if (net->child->next)
-            return bad(err, "config.net: more than one network ('%s', '%s') is not supported",
-                       v, net->child->next->valuestring);
+            return bad(err, "config.net: more than one network ('%s', '%s') is not supported", v,
+                       net->child->next->valuestring);
         if (!strcmp(v, "host") || !strcmp(v, "none") || !strcmp(v, "default"))
             return mode_word(r, v), 0;
         if (strchr(v, ':'))
@@ -121,8 +120,9 @@ int tdrv_net_mode(const cJSON *doc, struct tdrv_net_req *r, struct tdrv_err *err
     if (mode && *mode) {
         if (mode_word(r, mode))
             return 0;
-        return bad(err, "request.network.mode: '%s' is not supported (host, none, bridge, "
-                        "group, cni/<name>)",
+        return bad(err,
+                   "request.network.mode: '%s' is not supported (host, none, bridge, "
+                   "group, cni/<name>)",
                    mode);
     }
     return set_network(r, has_ports(doc) ? TDRV_NET_BRIDGE : TDRV_NET_HOST, NULL);
@@ -381,8 +381,8 @@ static int task_ports_down(const cJSON *st, struct tdrv_err *err)
 
     if (!pl || !rt.container_id)
         return 0;
-    return tdrv_cni_run(pl, TDRV_CNI_DEL, &rt, cJSON_GetObjectItemCaseSensitive(st, "result"),
-                        NULL, err);
+    return tdrv_cni_run(pl, TDRV_CNI_DEL, &rt, cJSON_GetObjectItemCaseSensitive(st, "result"), NULL,
+                        err);
 }
 
 /*
@@ -462,7 +462,8 @@ static int group_lock(const char *gdir, int *fd, struct tdrv_err *err)
     return tdrv_lock_at(AT_FDCWD, p, fd, err);
 }
 
-/* ---- setup ------------------------------------------------------------------------------------- */
+/* ---- setup -------------------------------------------------------------------------------------
+ */
 
 static cJSON *summary(const char *mode, const cJSON *st, const char *ip, const char *state_path)
 {
@@ -582,8 +583,8 @@ static int setup_group(const struct tdrv_net_in *in, const cJSON *list, const cJ
                                  .port_mappings = mappings};
         cJSON *r = NULL;
 
-        if (tdrv_cni_run(pl, TDRV_CNI_ADD, &rt, cJSON_GetObjectItemCaseSensitive(gst, "result"),
-                         &r, err) < 0)
+        if (tdrv_cni_run(pl, TDRV_CNI_ADD, &rt, cJSON_GetObjectItemCaseSensitive(gst, "result"), &r,
+                         err) < 0)
             return -1;
         cJSON_Delete(r);
     }
@@ -636,7 +637,8 @@ int tdrv_net_setup(const struct tdrv_net_in *in, struct tdrv_net *net, struct td
     return 0;
 }
 
-/* ---- config.json ------------------------------------------------------------------------------ */
+/* ---- config.json ------------------------------------------------------------------------------
+ */
 
 static void env_put(cJSON *env, const char *key, const char *val)
 {
@@ -702,7 +704,8 @@ int tdrv_net_apply_spec(const struct tdrv_net *net, const cJSON *doc, cJSON *spe
     return 0;
 }
 
-/* ---- teardown ----------------------------------------------------------------------------------- */
+/* ---- teardown -----------------------------------------------------------------------------------
+ */
 
 int tdrv_net_teardown(const char *state_path, struct tdrv_err *err)
 {
