@@ -126,7 +126,7 @@ int tdrv_doc_read_fd(int fd, size_t max, cJSON **out, struct tdrv_err *err)
 
 int tdrv_doc_read_file(const char *path, size_t max, cJSON **out, struct tdrv_err *err)
 {
-    cleanup_buf struct tdrv_buf b;
+    cleanup_buf struct tdrv_buf b = {0}; /* released even when open fails */
     cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0)
