@@ -420,6 +420,31 @@ static cJSON *plugin_conf(const cJSON *list, const cJSON *plugin, const cJSON *p
     return c;
 }
 
+/* DEL every plugin, last first; the first failure is reported (the others warned, unless quiet). */
+static int run_del(const cJSON *list, const struct tdrv_cni_rt *rt, const cJSON *prev, int quiet,
+                   struct tdrv_err *err)
+{
+    const cJSON *plugins = cJSON_GetObjectItemCaseSensitive(list, "plugins");
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(list, "name"));
+    int rc = 0;
+
+    for (int i = cJSON_GetArraySize(plugins) - 1; i >= 0; i--) {
+        cleanup_json cJSON *c = plugin_conf(list, cJSON_GetArrayItem(plugins, i), prev, rt);
+        struct tdrv_err e = {0};
+
+        if (tdrv_cni_exec(c, TDRV_CNI_DEL, rt, NULL, &e) < 0) {
+            if (rc == 0) {
+                *err = e;
+                tdrv_err_wrap(err, "network '%s'", name);
+                rc = -1;
+            } else if (!quiet) {
+                tdrv_warn("network '%s': %s", name, e.msg);
+            }
+        }
+    }
+    return rc;
+}
+
 int tdrv_cni_run(const cJSON *list, enum tdrv_cni_cmd cmd, const struct tdrv_cni_rt *rt,
                  const cJSON *prev, cJSON **result, struct tdrv_err *err)
 {
@@ -438,8 +463,14 @@ int tdrv_cni_run(const cJSON *list, enum tdrv_cni_cmd cmd, const struct tdrv_cni
             cleanup_json cJSON *c = plugin_conf(list, p, cur, rt);
             cJSON *r = NULL;
 
-            if (tdrv_cni_exec(c, cmd, rt, &r, err) < 0)
+            if (tdrv_cni_exec(c, cmd, rt, &r, err) < 0) {
+                /* undo what the plugins before it did, with what they reported (the
+                 * firewall plugin finds its rules only through prevResult) */
+                struct tdrv_err e = {0};
+
+                run_del(list, rt, cur, 1, &e);
                 return tdrv_err_wrap(err, "network '%s'", name->valuestring);
+            }
             cJSON_Delete(cur);
             cur = r;
         }
@@ -461,24 +492,7 @@ int tdrv_cni_run(const cJSON *list, enum tdrv_cni_cmd cmd, const struct tdrv_cni
         }
         return 0;
     }
-    {
-        int rc = 0;
-
-        for (int i = n - 1; i >= 0; i--) {
-            cleanup_json cJSON *c = plugin_conf(list, cJSON_GetArrayItem(plugins, i), prev, rt);
-            struct tdrv_err e = {0};
-
-            if (tdrv_cni_exec(c, cmd, rt, NULL, &e) < 0) {
-                tdrv_warn("network '%s': %s", name->valuestring, e.msg);
-                if (rc == 0) {
-                    *err = e;
-                    tdrv_err_wrap(err, "network '%s'", name->valuestring);
-                    rc = -1;
-                }
-            }
-        }
-        return rc;
-    }
+    return run_del(list, rt, prev, 0, err);
 }
 
 /* ---- network namespaces ------------------------------------------------------------------- */
