@@ -678,6 +678,7 @@ struct sup {
     pid_t pid;
     char cgroup_v1_mem[1024];
     char cgroup_v2[1024];
+    cJSON *cgroups; /* {"memory": path, ...} on v1, {"unified": path} on v2 */
     char started_at[64];
     int last_nl; /* did the task's stdout end with a newline? */
 };
@@ -697,29 +698,44 @@ static void read_cgroups(struct sup *s)
     char line[2048];
     FILE *f = fopen("/proc/self/cgroup", "re");
 
+    s->cgroups = tdrv_json_xobj();
     while (f && fgets(line, sizeof(line), f)) {
         char *c1 = strchr(line, ':');
         char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
         const char *own;
+        const char *dir;
+        char *path;
 
         if (!c2)
             continue;
         c2[strcspn(c2, "\n")] = '\0';
         *c2++ = '\0';
         own = strcmp(c2, "/") ? c2 : "";
-        if (!strcmp(line, "0") && !c1[1])
+        if (!strcmp(line, "0") && !c1[1]) {
             snprintf(s->cgroup_v2, sizeof(s->cgroup_v2), "/sys/fs/cgroup%s/%s", own, s->t->cid);
+            continue;
+        }
+        dir = !strncmp(c1 + 1, "name=", 5) ? c1 + 6 : c1 + 1;
+        path = tdrv_xasprintf("/sys/fs/cgroup/%s%s/%s", dir, own, s->t->cid);
         for (char *save = NULL, *ctl = strtok_r(c1 + 1, ",", &save); ctl;
-             ctl = strtok_r(NULL, ",", &save))
+             ctl = strtok_r(NULL, ",", &save)) {
             if (!strcmp(ctl, "memory"))
-                snprintf(s->cgroup_v1_mem, sizeof(s->cgroup_v1_mem), "/sys/fs/cgroup/memory%s/%s",
-                         own, s->t->cid);
+                snprintf(s->cgroup_v1_mem, sizeof(s->cgroup_v1_mem), "%s", path);
+            if (!cJSON_GetObjectItemCaseSensitive(s->cgroups, ctl))
+                tdrv_json_add_str(s->cgroups, ctl, path);
+        }
+        free(path);
     }
     if (f)
         fclose(f);
     /* a v2 path is only meaningful on a unified host */
     if (s->cgroup_v1_mem[0])
         s->cgroup_v2[0] = '\0';
+    else if (s->cgroup_v2[0]) {
+        cJSON_Delete(s->cgroups);
+        s->cgroups = tdrv_json_xobj();
+        tdrv_json_add_str(s->cgroups, "unified", s->cgroup_v2);
+    }
 }
 
 static long long read_key(const char *file, const char *key)
@@ -966,6 +982,9 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
     sigprocmask(SIG_BLOCK, &set, &old);
     sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
+    /* a reader of our stdout that goes away must not kill the supervisor (and orphan the
+     * task): the write fails, the tee stops, the logs go on */
+    signal(SIGPIPE, SIG_IGN);
     if (sfd < 0 || pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0) {
         tdrv_err_set(err, TDRV_E_OS, errno, "unable to create pipes");
         if (sfd >= 0)
@@ -1014,12 +1033,9 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
     tdrv_json_set(t->state, "state", tdrv_json_xstr("running"));
     tdrv_json_set(t->state, "pid", tdrv_json_xnum(s->pid));
     tdrv_json_set(t->state, "started_at", tdrv_json_xstr(s->started_at));
-    if (s->cgroup_v1_mem[0] || s->cgroup_v2[0]) {
-        cJSON *cg = tdrv_json_xobj();
-
-        tdrv_json_add_str(cg, s->cgroup_v2[0] ? "unified" : "memory",
-                          s->cgroup_v2[0] ? s->cgroup_v2 : s->cgroup_v1_mem);
-        tdrv_json_set(t->state, "cgroup", cg);
+    if (s->cgroups) {
+        tdrv_json_set(t->state, "cgroup", s->cgroups);
+        s->cgroups = NULL;
     }
     {
         struct tdrv_err e2 = {0};
@@ -1140,6 +1156,7 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
     cJSON *result = NULL;
     struct sup s = {.t = &t, .tee_out = 1, .tee_err = 2, .status_fd = -1};
     int null = -1;
+    int rc;
 
     if (begin(&t, cfg, doc, 0, &spec, err) < 0)
         return -1;
@@ -1147,8 +1164,6 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
     if (!t.opts.interactive)
         null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s.stdin_fd = t.opts.interactive ? 0 : null;
-    if (rq->result_fd >= 0)
-        s.tee_out = 1;
     *status = run_supervised(&s, &result, err);
     if (null >= 0)
         close(null);
@@ -1157,6 +1172,17 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
     if (rq->result_fd < 0 && !s.last_nl)
         tdrv_write_all(1, "\n", 1);
     tdrv_json_set(doc, "result", result);
+    if (rq->result_fd >= 0) {
+        /* the document to the caller's fd; stdout stays the task's alone */
+        FILE *f = fdopen(rq->result_fd, "w");
+
+        if (!f)
+            return tdrv_err_setw(err, TDRV_E_IO, "write_failed", errno,
+                                 "unable to open --result-fd %d", rq->result_fd);
+        rc = tdrv_json_emit(f, doc, err);
+        fclose(f);
+        return rc;
+    }
     *out = doc;
     return 0;
 }
@@ -1420,9 +1446,11 @@ static int op_stats(struct task *t, cJSON *doc, cJSON **out, struct tdrv_err *er
         stat_key(c, "throttled_periods", uni, "cpu.stat", "nr_throttled");
         stat_file(p, "current", uni, "pids.current");
     } else if (mem) {
-        const char *rel = mem + strlen("/sys/fs/cgroup/memory");
-        char d[1100];
+        const char *acct = NULL;
+        const char *pids = NULL;
 
+        tdrv_json_str(t->state, "cgroup.cpuacct", TDRV_OPTIONAL, &acct, err);
+        tdrv_json_str(t->state, "cgroup.pids", TDRV_OPTIONAL, &pids, err);
         stat_file(m, "usage", mem, "memory.usage_in_bytes");
         stat_file(m, "max_usage", mem, "memory.max_usage_in_bytes");
         stat_file(m, "limit", mem, "memory.limit_in_bytes");
@@ -1430,47 +1458,18 @@ static int op_stats(struct task *t, cJSON *doc, cJSON **out, struct tdrv_err *er
         stat_key(m, "cache", mem, "memory.stat", "cache");
         stat_key(m, "swap", mem, "memory.stat", "swap");
         stat_key(m, "mapped_file", mem, "memory.stat", "mapped_file");
-        snprintf(d, sizeof(d), "/sys/fs/cgroup/cpuacct%s", rel);
-        if (access(d, F_OK) != 0) {
-            /* cpuacct is often not nested where memory is: use the pid's own */
-            const cJSON *pid = tdrv_json_at(t->state, "pid");
-            char path[64];
-            char line[1024];
-            FILE *f;
-
-            snprintf(path, sizeof(path), "/proc/%d/cgroup",
-                     cJSON_IsNumber(pid) ? pid->valueint : 0);
-            f = fopen(path, "re");
-            while (f && fgets(line, sizeof(line), f)) {
-                char *a = strchr(line, ':');
-                char *b = a ? strchr(a + 1, ':') : NULL;
-
-                if (b && strstr(a, "cpuacct")) {
-                    b[strcspn(b, "\n")] = '\0';
-                    snprintf(d, sizeof(d), "/sys/fs/cgroup/cpuacct%s", b + 1);
-                    if (access(d, F_OK) != 0)
-                        snprintf(d, sizeof(d), "/sys/fs/cgroup/cpu,cpuacct%s", b + 1);
-                }
-                if (b && strstr(a, "pids")) {
-                    char pd[1100];
-
-                    snprintf(pd, sizeof(pd), "/sys/fs/cgroup/pids%s", b + 1);
-                    stat_file(p, "current", pd, "pids.current");
-                }
-            }
-            if (f)
-                fclose(f);
-        }
-        {
+        if (acct) {
             char u[1200];
             long long v;
 
-            snprintf(u, sizeof(u), "%s/cpuacct.usage", d);
+            snprintf(u, sizeof(u), "%s/cpuacct.usage", acct);
             if ((v = read_num(u)) >= 0)
                 tdrv_json_add_num(c, "usage_usec", (double)(v / 1000));
-            stat_key(c, "user_ticks", d, "cpuacct.stat", "user");
-            stat_key(c, "system_ticks", d, "cpuacct.stat", "system");
+            stat_key(c, "user_ticks", acct, "cpuacct.stat", "user");
+            stat_key(c, "system_ticks", acct, "cpuacct.stat", "system");
         }
+        if (pids)
+            stat_file(p, "current", pids, "pids.current");
     }
     tdrv_json_add(st, "memory", m);
     tdrv_json_add(st, "cpu", c);

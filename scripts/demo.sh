@@ -14,7 +14,7 @@ trap 'rm -rf "$work"' EXIT
 export TDRV_ROOT=$work/root TDRV_RUN=$work/run TDRV_CONFIG=$work/config.yaml
 : >"$TDRV_CONFIG"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+step() { if [ -t 1 ]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi; }
 
 step "build a tiny OCI image from Debian's busybox-static (offline)"
 "$top/scripts/mkimage-busybox.sh" "$work/busybox-oci" docker.io/library/busybox:latest

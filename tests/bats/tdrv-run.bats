@@ -253,7 +253,7 @@ task() {
     run --separate-stderr tdrv-run --inspect <"$BATS_TEST_TMPDIR/h.json"
     jq -e '.inspect.state == "running" and .inspect.lease_held == true' <<<"$output"
     run --separate-stderr tdrv-run --stats <"$BATS_TEST_TMPDIR/h.json"
-    jq -e '.stats.memory.usage > 0' <<<"$output"
+    jq -e '.stats.memory.usage > 0 and .stats.pids.current >= 1 and .stats.cpu.usage_usec >= 0' <<<"$output"
     run --separate-stderr tdrv-run --list
     jq -e --arg a "$ALLOC" '.tasks[] | select(.alloc_id == $a and .task == "d" and .state == "running")' <<<"$output"
     run ! flock -n "$TDRV_ROOT/allocs/$ALLOC/d/lease" true
@@ -312,4 +312,41 @@ task() {
     run --separate-stderr -75 tdrv-run < <(task s true)
     jq -e '.error.code == "task_running"' <<<"$output"
     tdrv-run --stop <"$BATS_TEST_TMPDIR/h.json" >/dev/null
+}
+
+@test "privileged with allow_privileged: every capability we hold, no seccomp, mount works" {
+    needs_root
+    load_image
+    printf 'allow_privileged: true\n' >"$TDRV_CONFIG"
+    run --separate-stderr tdrv-run --result-fd 3 3>/dev/null < <(task p \
+        'grep -E "^(CapEff|Seccomp):" /proc/self/status; mount -t tmpfs x /tmp && echo mounted' \
+        '{"config":{"privileged":true}}')
+    assert_success
+    eff=$(awk '/CapEff/ {print $2}' <<<"$output")
+    [ $((0x$eff & (1 << 21))) -ne 0 ] # SYS_ADMIN
+    assert_line "Seccomp:	0"
+    assert_line mounted
+}
+
+@test "the default seccomp profile denies unshare; network mode none has only loopback" {
+    needs_root
+    load_image
+    run --separate-stderr -1 tdrv-run --result-fd 3 3>/dev/null < <(task s \
+        'grep Seccomp: /proc/self/status; ls /sys/class/net; unshare -n true' '{"config":{"network_mode":"none"}}')
+    assert_line "Seccomp:	2"
+    assert_line lo
+    [ "${#lines[@]}" -eq 2 ]
+    [[ "$stderr" == *"Operation not permitted"* ]]
+}
+
+@test "a reader of stdout that goes away does not kill the supervisor" {
+    needs_root
+    load_image
+    task t 'echo first; sleep 0.5; i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i+1)); done; exit 4' \
+        >"$BATS_TEST_TMPDIR/t.json"
+    run bash -c "tdrv-run --result-fd 3 <'$BATS_TEST_TMPDIR/t.json' 3>'$BATS_TEST_TMPDIR/r.json' | head -n1; echo \"\${PIPESTATUS[0]}\""
+    assert_line --index 0 first
+    assert_line --index 1 4
+    jq -e '.result.exit_code == 4' "$BATS_TEST_TMPDIR/r.json"
+    tail -n1 "$TDRV_ROOT/allocs/$ALLOC/t/logs/stdout.log" | grep -qx "line 1999"
 }
