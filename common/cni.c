@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -321,6 +322,8 @@ int tdrv_cni_exec(const cJSON *netconf, enum tdrv_cni_cmd cmd, const struct tdrv
     pid_t pid;
     int status = 0;
     int rc;
+    struct timespec t0;
+    struct timespec t1;
 
     if (!cJSON_IsString(type))
         return tdrv_err_setw(err, TDRV_E_CONFIG, "invalid_network", 0,
@@ -363,12 +366,15 @@ int tdrv_cni_exec(const cJSON *netconf, enum tdrv_cni_cmd cmd, const struct tdrv
     if (rc != 0)
         return tdrv_err_setw(err, TDRV_E_UNAVAILABLE, "cni_failed", rc,
                              "unable to run CNI plugin '%s'", bin);
-    tdrv_debug("cni: %s %s %s (%s)", cmd_names[cmd], type->valuestring, rt->container_id,
-               rt->ifname);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (wait_timeout(pid, CNI_TIMEOUT_MS, &status) < 0)
         return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "timeout", 0,
                              "CNI plugin '%s' (%s) did not finish within %d s", type->valuestring,
                              cmd_names[cmd], CNI_TIMEOUT_MS / 1000);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    tdrv_debug("cni: %s %s %s (%s) in %lld ms", cmd_names[cmd], type->valuestring, rt->container_id,
+               rt->ifname,
+               (long long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
     out = read_memfd(out_fd);
     errtext = read_memfd(err_fd);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cni.h"
@@ -635,6 +636,104 @@ int tdrv_net_setup(const struct tdrv_net_in *in, struct tdrv_net *net, struct td
     tdrv_info("network: %s on '%s', %s", tdrv_net_mode_name(req.mode), sget(list, "name"),
               net->ip ? net->ip : "no IPv4 address");
     return 0;
+}
+
+int tdrv_net_load(const char *state_path, struct tdrv_net *net, struct tdrv_err *err)
+{
+    cleanup_json cJSON *st = NULL;
+    const char *mode;
+
+    if (read_state(state_path, &st, err) < 0)
+        return tdrv_err_wrap(err, "network state");
+    mode = sget(st, "mode");
+    tdrv_net_release(net);
+    net->mode = mode && !strcmp(mode, "group") ? TDRV_NET_GROUP : TDRV_NET_BRIDGE;
+    net->state_path = tdrv_xstrdup(state_path);
+    if (sget(st, "netns"))
+        net->netns = tdrv_xstrdup(sget(st, "netns"));
+    net->ip = result_ip(cJSON_GetObjectItemCaseSensitive(st, "result"));
+    net->summary = summary(tdrv_net_mode_name(net->mode), st, net->ip, state_path);
+    return 0;
+}
+
+int tdrv_net_setup_start(const struct tdrv_net_in *in, struct tdrv_net_job *job,
+                         struct tdrv_err *err)
+{
+    struct tdrv_net_req req;
+    int p[2];
+    pid_t pid;
+
+    memset(job, 0, sizeof(*job));
+    job->pid = -1;
+    job->fd = -1;
+    if (tdrv_net_mode(in->doc, &req, err) < 0)
+        return -1;
+    job->mode = req.mode;
+    if (req.mode == TDRV_NET_HOST || req.mode == TDRV_NET_NONE)
+        return 0;
+    job->state_path = tdrv_xasprintf("%s/%s", in->task_dir, TDRV_NET_STATE);
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return tdrv_err_set(err, TDRV_E_OS, errno, "unable to create a pipe");
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) {
+        int e = errno;
+
+        close(p[0]);
+        close(p[1]);
+        return tdrv_err_set(err, TDRV_E_OS, e, "unable to fork");
+    }
+    if (pid == 0) {
+        struct tdrv_err e = {0};
+        struct tdrv_net n;
+
+        close(p[0]);
+        tdrv_net_init(&n);
+        tdrv_net_setup(in, &n, &e);
+        tdrv_net_release(&n);
+        tdrv_write_all(p[1], &e, sizeof(e));
+        _exit(0);
+    }
+    close(p[1]);
+    job->pid = pid;
+    job->fd = p[0];
+    return 0;
+}
+
+int tdrv_net_setup_finish(struct tdrv_net_job *job, struct tdrv_net *net, struct tdrv_err *err)
+{
+    struct tdrv_err e = {0};
+    ssize_t n = 0;
+    int st;
+    int rc = 0;
+
+    tdrv_net_release(net);
+    net->mode = job->mode;
+    if (job->pid < 0) {
+        net->summary = tdrv_json_xobj();
+        tdrv_json_add_str(net->summary, "mode", tdrv_net_mode_name(job->mode));
+        return 0;
+    }
+    do
+        n = read(job->fd, &e, sizeof(e));
+    while (n < 0 && errno == EINTR);
+    close(job->fd);
+    while (waitpid(job->pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    job->pid = -1;
+    job->fd = -1;
+    if (n != (ssize_t)sizeof(e))
+        rc = tdrv_err_setw(err, TDRV_E_SOFTWARE, "internal", 0,
+                           "the network setup process ended without a report");
+    else if (e.code) {
+        *err = e;
+        rc = -1;
+    } else {
+        rc = tdrv_net_load(job->state_path, net, err);
+    }
+    free(job->state_path);
+    job->state_path = NULL;
+    return rc;
 }
 
 /* ---- config.json ------------------------------------------------------------------------------

@@ -77,6 +77,24 @@ void tdrv_net_release(struct tdrv_net *n);
 int tdrv_net_setup(const struct tdrv_net_in *in, struct tdrv_net *net, struct tdrv_err *err);
 
 /*
+ * The same, in a child process, so that the caller can prepare the container meanwhile:
+ * start forks it (host and none need no child); finish waits for it and fills *net from the
+ * state file, or returns its error. finish must be called once after a successful start.
+ */
+struct tdrv_net_job {
+    int pid;
+    int fd;
+    enum tdrv_net_mode mode;
+    char *state_path;
+};
+int tdrv_net_setup_start(const struct tdrv_net_in *in, struct tdrv_net_job *job,
+                         struct tdrv_err *err);
+int tdrv_net_setup_finish(struct tdrv_net_job *job, struct tdrv_net *net, struct tdrv_err *err);
+
+/* Fill *net from a task's state file (bridge, group). */
+int tdrv_net_load(const char *state_path, struct tdrv_net *net, struct tdrv_err *err);
+
+/*
  * Put the network into config.json: the namespace path into linux.namespaces' network
  * entry, NOMAD_IP_<label> and NOMAD_ADDR_<label> (container IP, container port) into
  * process.env.

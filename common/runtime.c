@@ -1086,6 +1086,7 @@ static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int 
                  struct tdrv_err *err)
 {
     const char *name = NULL;
+    struct tdrv_net_job job = {.pid = -1, .fd = -1};
 
     if (tdrv_task_ensure_alloc_id(doc, err) < 0)
         return -1;
@@ -1095,13 +1096,8 @@ static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int 
         return -1;
     if (!dry && alloc_dirs(t, err) < 0)
         return -1;
-    if (prepare(t, cfg, doc, dry, spec, err) < 0)
-        return -1;
-    t->runtime = tdrv_xstrdup(t->opts.runtime);
-    if (dry)
-        return 0;
-    {
-        /* network (issue 6): namespace + CNI ADD before the runtime starts */
+    if (!dry) {
+        /* network (issue 6): namespace + CNI ADD in a child while the rootfs is prepared */
         struct tdrv_net_in ni = {.doc = doc,
                                  .cfg = cfg,
                                  .alloc_id = t->alloc_id,
@@ -1109,7 +1105,23 @@ static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int 
                                  .alloc_dir = t->alloc_dir,
                                  .task_dir = t->task_dir};
 
-        if (tdrv_net_setup(&ni, &t->net, err) < 0)
+        if (tdrv_net_setup_start(&ni, &job, err) < 0)
+            return -1;
+    }
+    if (prepare(t, cfg, doc, dry, spec, err) < 0) {
+        if (!dry) {
+            struct tdrv_err e2 = {0};
+
+            tdrv_net_setup_finish(&job, &t->net, &e2);
+            net_down(t);
+        }
+        return -1;
+    }
+    t->runtime = tdrv_xstrdup(t->opts.runtime);
+    if (dry)
+        return 0;
+    {
+        if (tdrv_net_setup_finish(&job, &t->net, err) < 0)
             return -1;
         if (tdrv_net_apply_spec(&t->net, doc, *spec, err) < 0) {
             net_down(t);
