@@ -463,7 +463,7 @@ int tdrv_cni_run(const cJSON *list, enum tdrv_cni_cmd cmd, const struct tdrv_cni
         return tdrv_err_setw(err, TDRV_E_CONFIG, "invalid_network", 0,
                              "a CNI network needs 'cniVersion', 'name' and 'plugins'");
     if (cmd == TDRV_CNI_ADD) {
-        cleanup_json cJSON *cur = NULL;
+        cleanup_json cJSON *cur = prev ? tdrv_json_xdup(prev) : NULL;
 
         for (const cJSON *p = plugins->child; p; p = p->next) {
             cleanup_json cJSON *c = plugin_conf(list, p, cur, rt);

@@ -65,10 +65,11 @@ int tdrv_cni_exec(const cJSON *netconf, enum tdrv_cni_cmd cmd, const struct tdrv
 
 /*
  * Run a conflist as the CNI spec says: ADD plugin by plugin, each given the previous one's
- * result as prevResult, *result the last; DEL in reverse order with `prev` (the cached ADD
- * result, may be NULL) as prevResult, every plugin run even when one fails (the first error
- * is returned); CHECK in order with `prev` (required). runtimeConfig.portMappings goes only to
- * plugins whose `capabilities` ask for it.
+ * result as prevResult (the first given `prev` when not NULL: a list continuing another's
+ * chain, as a group task's own portmap), *result the last; DEL in reverse order with `prev` (the
+ * cached ADD result, may be NULL) as prevResult, every plugin run even when one fails (the first
+ * error is returned); CHECK in order with `prev` (required). runtimeConfig.portMappings goes only
+ * to plugins whose `capabilities` ask for it.
  */
 int tdrv_cni_run(const cJSON *conflist, enum tdrv_cni_cmd cmd, const struct tdrv_cni_rt *rt,
                  const cJSON *prev, cJSON **result, struct tdrv_err *err);

@@ -188,9 +188,11 @@ assert_clean() {
 }
 
 @test "group: two tasks of one allocation share one namespace and reach each other on localhost; the last one out tears it down" {
-    local handle ip
+    local handle ip port
+    port=$(tdrv_free_port 30000 39999)
     task server 'echo from-server >/tmp/index.html; exec httpd -f -p 8081 -h /tmp' \
-        '{"network":{"mode":"group"}}' >"$BATS_TEST_TMPDIR/a.json"
+        "{\"network\":{\"mode\":\"group\"},\"ports\":[{\"label\":\"http\",\"value\":$port,\"to\":8081}]}" \
+        >"$BATS_TEST_TMPDIR/a.json"
     run --separate-stderr tdrv-run --detach <"$BATS_TEST_TMPDIR/a.json"
     assert_success
     handle=$output
@@ -211,6 +213,8 @@ assert_clean() {
     [ "$(ls "$TDRV_ROOT/allocs/$ALLOC/network/tasks")" = server ]
     run curl -s -m 2 "http://$ip:8081/index.html"
     assert_output from-server
+    # the server's own port, forwarded into the group's namespace
+    wait_http "http://127.0.0.1:$port/index.html" from-server
 
     run --separate-stderr tdrv-run --stop <<<"$handle"
     assert_success
@@ -311,4 +315,36 @@ assert_clean() {
         >"$BATS_TEST_TMPDIR/t.json"
     run --separate-stderr -65 tdrv-run --dry-run <"$BATS_TEST_TMPDIR/t.json"
     jq -e '.error.message | contains("mutually exclusive")' <<<"$output"
+}
+
+@test "group: tasks starting at the same time join one namespace; kill -9 of one supervisor, then --stop of each, leaves nothing" {
+    local i h
+    for i in 1 2 3; do
+        task "g$i" 'exec sleep 60' '{"network":{"mode":"group"},"kill_signal":"SIGKILL"}' \
+            >"$BATS_TEST_TMPDIR/g$i.json"
+    done
+    for i in 1 2 3; do
+        tdrv-run --detach <"$BATS_TEST_TMPDIR/g$i.json" >"$BATS_TEST_TMPDIR/h$i.json" &
+    done
+    wait
+    for i in 1 2 3; do
+        PIDS+=("$(jq -r .handle.monitor_pid "$BATS_TEST_TMPDIR/h$i.json")")
+        [ "$(jq -r .handle.network.netns "$BATS_TEST_TMPDIR/h$i.json")" = "$TDRV_RUN/netns/$ALLOC" ]
+    done
+    [ "$(jq -r .handle.network.ip "$BATS_TEST_TMPDIR/h1.json")" = \
+      "$(jq -r .handle.network.ip "$BATS_TEST_TMPDIR/h3.json")" ]
+    [ "$(ls "$TDRV_ROOT/allocs/$ALLOC/network/tasks" | wc -l)" -eq 3 ]
+    # the first supervisor dies with its container: --stop cleans up after it
+    kill -9 "$(jq -r .handle.monitor_pid "$BATS_TEST_TMPDIR/h1.json")"
+    runc --root "$TDRV_RUN/runtime" kill "g1-$ALLOC" KILL 2>/dev/null || true
+    for _ in $(seq 50); do flock -n "$TDRV_ROOT/allocs/$ALLOC/g1/lease" true && break; sleep 0.1; done
+    run --separate-stderr tdrv-run --stop <"$BATS_TEST_TMPDIR/h1.json"
+    assert_success
+    [ -e "$TDRV_RUN/netns/$ALLOC" ]
+    run --separate-stderr tdrv-run --stop <"$BATS_TEST_TMPDIR/h2.json"
+    assert_success
+    [ -e "$TDRV_RUN/netns/$ALLOC" ]
+    run --separate-stderr tdrv-run --stop <"$BATS_TEST_TMPDIR/h3.json"
+    assert_success
+    assert_clean "$ALLOC" "g1-$ALLOC" "g2-$ALLOC" "g3-$ALLOC"
 }
