@@ -595,6 +595,16 @@ static int setup_group(const struct tdrv_net_in *in, const cJSON *list, const cJ
     return 0;
 }
 
+static int has_port_plugin(const cJSON *list)
+{
+    const cJSON *plugins = cJSON_GetObjectItemCaseSensitive(list, "plugins");
+
+    for (const cJSON *p = cJSON_IsArray(plugins) ? plugins->child : NULL; p; p = p->next)
+        if (cJSON_IsTrue(tdrv_json_at(p, "capabilities.portMappings")))
+            return 1;
+    return 0;
+}
+
 int tdrv_net_setup(const struct tdrv_net_in *in, struct tdrv_net *net, struct tdrv_err *err)
 {
     struct tdrv_net_req req;
@@ -622,6 +632,10 @@ int tdrv_net_setup(const struct tdrv_net_in *in, struct tdrv_net *net, struct td
     if (tdrv_cni_load(in->cfg, req.network, &list, err) < 0 ||
         tdrv_net_port_mappings(in->doc, &mappings, err) < 0)
         return -1;
+    if (mappings->child && !has_port_plugin(list))
+        tdrv_warn("network '%s' has no plugin with the portMappings capability: the task's "
+                  "ports are not forwarded",
+                  sget(list, "name"));
     if (req.mode == TDRV_NET_BRIDGE)
         rc = setup_bridge(in, list, mappings, net, err);
     else

@@ -249,7 +249,20 @@ assert_clean() {
     assert_line "options ndots:2"
     assert_line --regexp $'^10\\.1\\.2\\.3[[:space:]]+db\\.internal$'
     assert_line webhost
-    assert_clean "dns-$ALLOC"
+    # rkt: dns_servers = ["host"] is the host's resolv.conf, on the rkt default (contained) net
+    task dns2 'grep ^nameserver /etc/resolv.conf; ip -o link | wc -l' \
+        '{"driver":"rkt","config":{"net":["default"],"dns_servers":["host"]}}' >"$BATS_TEST_TMPDIR/t.json"
+    run --separate-stderr tdrv-run --result-fd 3 <"$BATS_TEST_TMPDIR/t.json" 3>/dev/null
+    assert_success
+    assert_output "$(grep ^nameserver /etc/resolv.conf; echo 2)"
+    # containerd-driver: host_dns = false mounts no resolv.conf (the image's, none in busybox)
+    task dns3 '[ -e /etc/resolv.conf ] && echo present || echo absent' \
+        '{"driver":"containerd-driver","network":{"mode":"bridge"},"config":{"host_dns":false}}' \
+        >"$BATS_TEST_TMPDIR/t.json"
+    run --separate-stderr tdrv-run --result-fd 3 <"$BATS_TEST_TMPDIR/t.json" 3>/dev/null
+    assert_success
+    assert_output absent
+    assert_clean "dns-$ALLOC" "dns2-$ALLOC" "dns3-$ALLOC"
 }
 
 @test "an operator's CNI network by name (network_mode, rkt net); an unknown one is 66 and leaves nothing" {

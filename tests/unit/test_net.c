@@ -266,9 +266,70 @@ static void test_cni(void)
     }
 }
 
+static void test_apply(void)
+{
+    cleanup_json cJSON *spec =
+        cJSON_Parse("{\"process\":{\"env\":[\"PATH=/bin\",\"NOMAD_IP_http=192.0.2.2\"]},\"linux\":{"
+                    "\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\"}]}}");
+    cleanup_json cJSON *doc =
+        cJSON_Parse("{\"ports\":[{\"label\":\"http\",\"value\":20001,\"to\":80},{\"label\":\"a-b\","
+                    "\"value\":20002}]}");
+    cleanup_json cJSON *host = cJSON_Parse("{\"linux\":{\"namespaces\":[]}}");
+    struct tdrv_net net;
+    struct tdrv_err err = {0};
+    cleanup_free char *env = NULL;
+    char dir[] = "/tmp/tdrv-unit-net.XXXXXX";
+
+    tdrv_net_init(&net);
+    net.mode = TDRV_NET_BRIDGE;
+    net.netns = tdrv_xstrdup("/run/tdrv/netns/web-a1");
+    net.ip = tdrv_xstrdup("172.26.64.5");
+    CHECK_INT(tdrv_net_apply_spec(&net, doc, spec, &err), 0, "apply a bridge network");
+    CHECK_STR(cJSON_GetStringValue(tdrv_json_at(
+                  cJSON_GetArrayItem(tdrv_json_at(spec, "linux.namespaces"), 1), "path")),
+              "/run/tdrv/netns/web-a1", "... the namespace path in linux.namespaces");
+    env = cJSON_PrintUnformatted(tdrv_json_at(spec, "process.env"));
+    CHECK_STR(env,
+              "[\"PATH=/bin\",\"NOMAD_IP_http=172.26.64.5\",\"NOMAD_ADDR_http=172.26.64.5:80\","
+              "\"NOMAD_IP_a_b=172.26.64.5\",\"NOMAD_ADDR_a_b=172.26.64.5:20002\"]",
+              "... the container IP and port in NOMAD_IP_ and NOMAD_ADDR_");
+    CHECK_INT(tdrv_net_apply_spec(&net, doc, host, &err), -1,
+              "a spec without a network namespace to join");
+    CHECK_INT(err.code, 70, "... is a bug (70)");
+    tdrv_net_release(&net);
+
+    if (!mkdtemp(dir)) {
+        ok(0, "mkdtemp");
+        return;
+    }
+    {
+        cleanup_free char *p = tdrv_xasprintf("%s/%s", dir, TDRV_NET_STATE);
+        FILE *f = fopen(p, "we");
+
+        if (f) {
+            fputs("{\"mode\":\"group\",\"network\":\"n\",\"netns\":\"/x/netns/a1\","
+                  "\"port_mappings\":[],\"result\":{\"ips\":[{\"address\":\"fd00::5/64\"},"
+                  "{\"address\":\"10.1.2.3/24\"}]}}",
+                  f);
+            fclose(f);
+        }
+        CHECK_INT(tdrv_net_load(p, &net, &err), 0, "load a group task's network state");
+        CHECK_INT(net.mode, TDRV_NET_GROUP, "... group");
+        CHECK_STR(net.ip, "10.1.2.3", "... its first IPv4 address, without the prefix");
+        CHECK_STR(net.netns, "/x/netns/a1", "... the namespace");
+        CHECK_STR(cJSON_GetStringValue(tdrv_json_at(net.summary, "state_file")), p,
+                  "... the summary names the state file");
+        tdrv_net_release(&net);
+        unlink(p);
+        CHECK_INT(tdrv_net_teardown(p, &err), 0, "teardown of a missing state file is success");
+        rmdir(dir);
+    }
+}
+
 void test_net(void)
 {
     test_modes();
+    test_apply();
     test_mappings();
     test_cni();
 }
