@@ -216,6 +216,10 @@ static int load_state(struct task *t, struct tdrv_err *err)
 {
     cleanup_json cJSON *st = NULL;
 
+    /* checked first: tdrv_doc_read_file releases an uninitialised buffer when open fails */
+    if (access(t->state_path, F_OK) < 0 && errno == ENOENT)
+        return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_found", 0,
+                             "no task '%s' in allocation '%s'", t->name, t->alloc_id);
     if (tdrv_doc_read_file(t->state_path, STATE_MAX, &st, err) < 0) {
         if (err->code == TDRV_E_NOINPUT) {
             tdrv_err_clear(err);
@@ -275,6 +279,14 @@ static int lease_wait(const char *path, int64_t timeout_ns)
 {
     int64_t end = mono_ns() + timeout_ns;
 
+    if (timeout_ns < 0) {
+        /* no deadline: block on the lease itself, released at once */
+        cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        while (fd >= 0 && flock(fd, LOCK_SH) < 0 && errno == EINTR)
+            ;
+        return 0;
+    }
     for (;;) {
         if (lease_free(path) != 0)
             return 0;
@@ -1170,6 +1182,13 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
     int null = -1;
     int rc;
 
+    sigset_t set;
+
+    /* a stop request while the bundle is prepared waits for the task to start */
+    sigemptyset(&set);
+    for (const int *g = (const int[]){SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, 0}; *g; g++)
+        sigaddset(&set, *g);
+    sigprocmask(SIG_BLOCK, &set, NULL);
     if (begin(&t, cfg, doc, 0, &spec, err) < 0)
         return -1;
     tdrv_debug("bundle ready at %lld us", (long long)((mono_ns() - t0_ns) / 1000));
@@ -1197,6 +1216,32 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
     }
     *out = doc;
     return 0;
+}
+
+/* The monitor keeps only what it needs: a caller's pipes (a test harness's, a shell's $(...))
+ * must not stay open for the task's whole life. */
+static void close_other_fds(const int *keep, size_t n)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int fds[1024];
+    size_t k = 0;
+    struct dirent *e;
+
+    while (d && (e = readdir(d)) && k < TDRV_ARRAY_LEN(fds)) {
+        int fd = (int)strtol(e->d_name, NULL, 10);
+        size_t i;
+
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd < 3 || fd == dirfd(d))
+            continue;
+        for (i = 0; i < n && keep[i] != fd; i++)
+            ;
+        if (i == n)
+            fds[k++] = fd;
+    }
+    if (d)
+        closedir(d);
+    for (size_t i = 0; i < k; i++)
+        close(fds[i]);
 }
 
 static int run_detach(const struct tdrv_config *cfg, cJSON *doc, cJSON **out, struct tdrv_err *err)
@@ -1233,6 +1278,7 @@ static int run_detach(const struct tdrv_config *cfg, cJSON *doc, cJSON **out, st
             dup2(null, 1);
             dup2(null, 2);
         }
+        close_other_fds((const int[]){null, sp[1], t.lease_fd, t.store.root_fd}, 4);
         tdrv_json_set(t.state, "monitor_pid", tdrv_json_xnum(getpid()));
         s.stdin_fd = null;
         run_supervised(&s, &result, &merr);

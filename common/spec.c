@@ -959,6 +959,9 @@ static int seccomp_file(const char *path, const char *arch, cJSON **out, struct 
     cJSON *s;
     const cJSON *v;
 
+    if (access(path, R_OK) < 0) /* before tdrv_doc_read_file, which mishandles it */
+        return tdrv_err_setw(err, errno == ENOENT ? TDRV_E_NOINPUT : TDRV_E_IO, "not_found", errno,
+                             "unable to open '%s'", path);
     if (tdrv_doc_read_file(path, TDRV_MAX_REQUEST, &doc, err) < 0)
         return tdrv_err_wrap(err, "seccomp profile");
     if (!cJSON_IsObject(doc) || !cJSON_IsString(tdrv_json_at(doc, "defaultAction")))

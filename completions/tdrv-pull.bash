@@ -6,9 +6,11 @@ _tdrv_pull() {
     case $prev in
         --log-format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
         --parse|--task) return ;;
+        --load) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --rootfs|--root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
     esac
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "--parse --task --verbose --quiet --log-format --help --version -v -q -h -V" -- "$cur"))
+        COMPREPLY=($(compgen -W "--parse --task --load --rootfs --root --verbose --quiet --log-format --help --version -v -q -h -V" -- "$cur"))
     fi
 }
 complete -F _tdrv_pull tdrv-pull

@@ -350,3 +350,27 @@ task() {
     jq -e '.result.exit_code == 4' "$BATS_TEST_TMPDIR/r.json"
     tail -n1 "$TDRV_ROOT/allocs/$ALLOC/t/logs/stdout.log" | grep -qx "line 1999"
 }
+
+@test "--logs --follow prints until the task ends" {
+    needs_root
+    load_image
+    tdrv-run --detach < <(task f 'for i in 1 2 3 4 5; do echo tick $i; sleep 0.2; done; echo oops >&2') \
+        >"$BATS_TEST_TMPDIR/h.json"
+    run --separate-stderr timeout 20 tdrv-run --logs --follow <"$BATS_TEST_TMPDIR/h.json"
+    assert_success
+    assert_line --index 0 "tick 1"
+    assert_line --index 4 "tick 5"
+    [ "$stderr" = oops ]
+}
+
+@test "handle operations on an unknown task are 66; --list of an empty host is empty" {
+    run --separate-stderr -66 tdrv-run --inspect --alloc nope --task web
+    jq -e '.error.code == "task_not_found"' <<<"$output"
+    [ "$stderr" = "tdrv-run: error: no task 'web' in allocation 'nope'" ]
+    run --separate-stderr tdrv-run --list
+    assert_output '{"tasks":[]}'
+    run --separate-stderr -64 tdrv-run --wait --stop
+    [ "$stderr" = "tdrv-run: error: conflicting actions" ] || [ "${stderr_lines[0]}" = "tdrv-run: error: conflicting actions" ]
+    run --separate-stderr -64 tdrv-run --signal SIGNOPE --alloc a --task b
+    run --separate-stderr -64 tdrv-run --follow < /dev/null
+}
