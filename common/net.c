@@ -817,6 +817,28 @@ int tdrv_net_apply_spec(const struct tdrv_net *net, const cJSON *doc, cJSON *spe
     return 0;
 }
 
+void tdrv_net_apply_hosts(const struct tdrv_net *net, const char *hosts_path, const char *hostname,
+                          cJSON *files)
+{
+    cJSON *f = files ? cJSON_GetObjectItemCaseSensitive(files, hosts_path) : NULL;
+    cleanup_free char *line = NULL;
+    const char *at;
+
+    if (!net->ip || !hostname || !cJSON_IsString(f))
+        return;
+    line = tdrv_xasprintf("127.0.1.1\t%s\n", hostname);
+    at = strstr(f->valuestring, line);
+    if (!at || (at != f->valuestring && at[-1] != '\n'))
+        return;
+    {
+        cleanup_free char *text =
+            tdrv_xasprintf("%.*s%s\t%s\n%s", (int)(at - f->valuestring), f->valuestring, net->ip,
+                           hostname, at + strlen(line));
+
+        tdrv_json_set(files, hosts_path, tdrv_json_xstr(text));
+    }
+}
+
 /* ---- teardown -----------------------------------------------------------------------------------
  */
 

@@ -103,6 +103,14 @@ int tdrv_net_apply_spec(const struct tdrv_net *net, const cJSON *doc, cJSON *spe
                         struct tdrv_err *err);
 
 /*
+ * In the /etc/hosts content the spec generated (files[hosts_path]), the task's own name line
+ * (127.0.1.1 <hostname>) becomes <container ip> <hostname>, as Docker writes it for a
+ * bridged container. Nothing changes without an IP or that line.
+ */
+void tdrv_net_apply_hosts(const struct tdrv_net *net, const char *hosts_path, const char *hostname,
+                          cJSON *files);
+
+/*
  * Undo a task's network from its state file alone (`<task dir>/network.json`): CNI DEL
  * (with the cached result), the namespace removed, the state file removed. A group task
  * leaves the allocation's network; the last task out (no other member whose lease is held)

@@ -1139,6 +1139,11 @@ static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int 
             net_down(t);
             return -1;
         }
+        {
+            cleanup_free char *hosts = tdrv_xasprintf("%s/etc/hosts", t->task_dir);
+
+            tdrv_net_apply_hosts(&t->net, hosts, doc_str(*spec, "hostname"), t->opts.files);
+        }
     }
     if (write_bundle(t, *spec, err) < 0) {
         net_down(t);

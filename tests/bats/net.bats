@@ -249,6 +249,8 @@ assert_clean() {
     assert_line "options ndots:2"
     assert_line --regexp $'^10\\.1\\.2\\.3[[:space:]]+db\\.internal$'
     assert_line webhost
+    # the task's own name resolves to its container address, as Docker writes it
+    assert_line --regexp "^${SUBNET_PREFIX//./\\.}[0-9]+[[:space:]]+webhost\$"
     # rkt: dns_servers = ["host"] is the host's resolv.conf, on the rkt default (contained) net
     task dns2 'grep ^nameserver /etc/resolv.conf; ip -o link | wc -l' \
         '{"driver":"rkt","config":{"net":["default"],"dns_servers":["host"]}}' >"$BATS_TEST_TMPDIR/t.json"

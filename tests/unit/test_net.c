@@ -293,6 +293,19 @@ static void test_apply(void)
               "[\"PATH=/bin\",\"NOMAD_IP_http=172.26.64.5\",\"NOMAD_ADDR_http=172.26.64.5:80\","
               "\"NOMAD_IP_a_b=172.26.64.5\",\"NOMAD_ADDR_a_b=172.26.64.5:20002\"]",
               "... the container IP and port in NOMAD_IP_ and NOMAD_ADDR_");
+    {
+        cleanup_json cJSON *files = cJSON_Parse(
+            "{\"/t/etc/hosts\":\"127.0.0.1\\tlocalhost\\n127.0.1.1\\tweb\\n10.1.1.1\\tdb\\n\"}");
+
+        tdrv_net_apply_hosts(&net, "/t/etc/hosts", "web", files);
+        CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(files, "/t/etc/hosts")),
+                  "127.0.0.1\tlocalhost\n172.26.64.5\tweb\n10.1.1.1\tdb\n",
+                  "the task's name line in /etc/hosts names its container address");
+        tdrv_net_apply_hosts(&net, "/t/etc/hosts", "other", files);
+        CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(files, "/t/etc/hosts")),
+                  "127.0.0.1\tlocalhost\n172.26.64.5\tweb\n10.1.1.1\tdb\n",
+                  "... and nothing changes without that line");
+    }
     CHECK_INT(tdrv_net_apply_spec(&net, doc, host, &err), -1,
               "a spec without a network namespace to join");
     CHECK_INT(err.code, 70, "... is a bug (70)");
