@@ -92,6 +92,23 @@ done
 stats "tdrv-run bridge start->http" <"$work/start.tdrv"
 stats "tdrv-run bridge --stop" <"$work/stop.tdrv"
 
+# the same task on the host network (httpd on the host port itself): what the network costs
+: >"$work/start.host"
+for i in $(seq "$runs"); do
+    port=$(free_port)
+    jq -nc --arg a "benchh-$id-$i" --arg p "$port" '{alloc_id: $a, task: "web",
+        config: {image: "busybox", command: "httpd", args: ["-f", "-p", $p, "-h", "/etc"],
+                 network_mode: "host"}, kill_signal: "SIGKILL"}' >"$work/t.json"
+    t0=$(now_ns)
+    handle=$("$bin/tdrv-run" --detach <"$work/t.json")
+    wait_up "$port"
+    t1=$(now_ns)
+    "$bin/tdrv-run" --stop <<<"$handle" >/dev/null
+    handle=
+    echo $(((t1 - t0) / 1000)) | awk '{ print $1 / 1000 }' >>"$work/start.host"
+done
+stats "tdrv-run host start->http" <"$work/start.host"
+
 if command -v docker >/dev/null && timeout 5 docker info >/dev/null 2>&1 &&
     docker image inspect busybox:latest >/dev/null 2>&1; then
     : >"$work/start.docker"
