@@ -15,6 +15,7 @@ done
 work=$(mktemp -d /tmp/tdrv-bench.XXXXXX)
 cleanup() {
     runc --root "$work/runc" delete --force bench-runc >/dev/null 2>&1 || true
+    for l in "$work"/root/allocs/*/*/lease; do [ -e "$l" ] && flock -w 30 "$l" true; done
     rm -rf "$work"
 }
 trap cleanup EXIT

@@ -645,6 +645,21 @@ static int alloc_dirs(struct task *t, struct tdrv_err *err)
     t->lease_fd = open(t->lease_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (t->lease_fd < 0)
         return tdrv_err_set(err, TDRV_E_CANTCREAT, errno, "unable to open '%s'", t->lease_path);
+    if (flock(t->lease_fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+        /* the previous run of this task may be tearing down after recording its result */
+        cleanup_json cJSON *st = NULL;
+        struct tdrv_err e2 = {0};
+        const char *state = NULL;
+        int64_t end = mono_ns() + 30000000000LL;
+
+        if (access(t->state_path, F_OK) == 0 &&
+            tdrv_doc_read_file(t->state_path, STATE_MAX, &st, &e2) == 0 &&
+            tdrv_json_str(st, "state", TDRV_OPTIONAL, &state, &e2) == 0 && state &&
+            (!strcmp(state, "exited") || !strcmp(state, "failed")))
+            while (flock(t->lease_fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK &&
+                   mono_ns() < end)
+                usleep(2000);
+    }
     if (flock(t->lease_fd, LOCK_EX | LOCK_NB) < 0) {
         if (errno == EWOULDBLOCK)
             return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "task_running", 0,
@@ -690,7 +705,9 @@ struct sup {
     pid_t pid;
     char cgroup_v1_mem[1024];
     char cgroup_v2[1024];
-    cJSON *cgroups; /* {"memory": path, ...} on v1, {"unified": path} on v2 */
+    cJSON *cgroups;      /* {"memory": path, ...} on v1, {"unified": path} on v2 */
+    cJSON *runc_cgroups; /* runc's own record of them (state.json cgroup_paths), or NULL */
+    int async_cleanup;   /* foreground: tear down in a child after the result is recorded */
     char started_at[64];
     int last_nl; /* did the task's stdout end with a newline? */
 };
@@ -750,6 +767,69 @@ static void read_cgroups(struct sup *s)
     }
 }
 
+/* runc's state.json for the container, or NULL (another runtime, or none). */
+static cJSON *runc_state(const struct task *t)
+{
+    cleanup_free char *p = NULL;
+    cJSON *st = NULL;
+    struct tdrv_err e = {0};
+    const char *base = strrchr(t->runtime, '/');
+
+    if (strcmp(base ? base + 1 : t->runtime, "runc"))
+        return NULL;
+    p = tdrv_xasprintf("%s/%s/state.json", t->runtime_root, t->cid);
+    if (access(p, R_OK) < 0 || tdrv_doc_read_file(p, STATE_MAX, &st, &e) < 0)
+        return NULL;
+    return st;
+}
+
+/* The cgroups from runc's own record when there is one: exact, wherever runc put them. */
+static void runc_cgroups(struct sup *s)
+{
+    cleanup_json cJSON *st = runc_state(s->t);
+    const cJSON *cp = tdrv_json_at(st, "cgroup_paths");
+    const cJSON *mem = cJSON_GetObjectItemCaseSensitive(cp, "memory");
+    const cJSON *uni = cJSON_GetObjectItemCaseSensitive(cp, "");
+
+    if (!cJSON_IsObject(cp) || !cp->child)
+        return;
+    s->runc_cgroups = tdrv_json_xdup(cp);
+    cJSON_Delete(s->cgroups);
+    s->cgroups = tdrv_json_xobj();
+    s->cgroup_v1_mem[0] = s->cgroup_v2[0] = '\0';
+    for (const cJSON *c = cp->child; c; c = c->next)
+        if (cJSON_IsString(c) && c->string[0] && strncmp(c->string, "name=", 5))
+            tdrv_json_add_str(s->cgroups, c->string, c->valuestring);
+    if (cJSON_IsString(mem))
+        snprintf(s->cgroup_v1_mem, sizeof(s->cgroup_v1_mem), "%s", mem->valuestring);
+    else if (cJSON_IsString(uni)) {
+        snprintf(s->cgroup_v2, sizeof(s->cgroup_v2), "%s", uni->valuestring);
+        cJSON_Delete(s->cgroups);
+        s->cgroups = tdrv_json_xobj();
+        tdrv_json_add_str(s->cgroups, "unified", s->cgroup_v2);
+    }
+}
+
+/*
+ * What `runc delete` does for a container whose init has exited, without starting another
+ * runc: remove the cgroups runc recorded and its state directory. Any doubt (a cgroup still
+ * busy, Intel RDT, another runtime) returns -1 and the caller runs the runtime's delete.
+ */
+static int fast_delete(const struct sup *s)
+{
+    cleanup_json cJSON *st = runc_state(s->t);
+    const cJSON *rdt = tdrv_json_at(st, "intel_rdt_path");
+    cleanup_free char *dir = tdrv_xasprintf("%s/%s", s->t->runtime_root, s->t->cid);
+    struct tdrv_err e = {0};
+
+    if (!st || !s->runc_cgroups || (cJSON_IsString(rdt) && rdt->valuestring[0]))
+        return -1;
+    for (const cJSON *c = s->runc_cgroups->child; c; c = c->next)
+        if (cJSON_IsString(c) && rmdir(c->valuestring) < 0 && errno != ENOENT)
+            return -1;
+    return tdrv_rm_rf_at(AT_FDCWD, dir, &e);
+}
+
 static long long read_key(const char *file, const char *key)
 {
     cleanup_fclose FILE *f = fopen(file, "re");
@@ -806,11 +886,22 @@ static int start(struct sup *s, int out_w, int err_w, struct tdrv_err *err)
         if (access(stale, F_OK) == 0)
             runtime_delete(t);
     }
-    if (runtime_cmd(t,
-                    (const char *const[]){"--log", log, "--log-format", "json", "run", "--detach",
-                                          "--bundle", t->bundle, "--pid-file", pidf, t->cid, NULL},
-                    s->stdin_fd, out_w, err_w, &st, err) < 0)
-        return 125;
+    {
+        /* config.debug: the runtime's debug messages go to its log in the bundle */
+        const char *args[16];
+        size_t n = 0;
+
+        if (t->opts.debug)
+            args[n++] = "--debug";
+        for (const char *const *a =
+                 (const char *const[]){"--log", log, "--log-format", "json", "run", "--detach",
+                                       "--bundle", t->bundle, "--pid-file", pidf, t->cid, NULL};
+             *a; a++)
+            args[n++] = *a;
+        args[n] = NULL;
+        if (runtime_cmd(t, args, s->stdin_fd, out_w, err_w, &st, err) < 0)
+            return 125;
+    }
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
         return runtime_failure(log, err);
     pf = fopen(pidf, "re");
@@ -822,6 +913,7 @@ static int start(struct sup *s, int out_w, int err_w, struct tdrv_err *err)
     s->pid = pid;
     now_rfc3339(s->started_at, sizeof(s->started_at));
     read_cgroups(s);
+    runc_cgroups(s);
     return 0;
 }
 
@@ -970,6 +1062,36 @@ static int status_of(const cJSON *result)
     return cJSON_IsNumber(c) ? (int)c->valueint : 125;
 }
 
+static void close_other_fds(const int *keep, size_t n);
+
+/* Remove what the run left: the runtime's container, the rootfs mount, the bundle. */
+static void teardown(struct sup *s)
+{
+    struct task *t = s->t;
+    struct tdrv_err e2 = {0};
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    const char *del[] = {t->runtime, "--root", t->runtime_root, "delete", "--force", t->cid, NULL};
+    pid_t dpid = -1;
+    int dst;
+
+    /* the runtime deletes its container while the rootfs is unmounted */
+    if (fast_delete(s) < 0 && spawn((char *const *)del, null, null, null, &dpid, &e2) < 0)
+        tdrv_warn("%s", e2.msg);
+    cJSON_Delete(s->runc_cgroups);
+    s->runc_cgroups = NULL;
+    if (null >= 0)
+        close(null);
+    tdrv_err_clear(&e2);
+    if (t->mounted && tdrv_store_rootfs_unmount(&t->store, t->bundle, &e2) < 0)
+        tdrv_warn("%s", e2.msg);
+    t->mounted = 0;
+    tdrv_err_clear(&e2);
+    tdrv_rm_rf_at(AT_FDCWD, t->bundle, &e2);
+    net_down(t); /* network (issue 6): CNI DEL, namespace removed */
+    if (dpid > 0)
+        wait_pid(dpid, &dst);
+}
+
 /*
  * The supervisor's whole job: start, record, pump, reap, record, clean up. The lease stays
  * held (t->lease_fd) until the caller releases the task. Returns the task's exit status, or
@@ -1063,28 +1185,43 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
     tdrv_json_set(t->state, "result", tdrv_json_xdup(*result));
     {
         struct tdrv_err e2 = {0};
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        const char *del[] = {t->runtime, "--root", t->runtime_root, "delete", "--force",
-                             t->cid,     NULL};
-        pid_t dpid = -1;
-        int dst;
 
-        /* the runtime deletes its container while the rootfs is unmounted */
-        if (spawn((char *const *)del, null, null, null, &dpid, &e2) < 0)
-            tdrv_warn("%s", e2.msg);
-        if (null >= 0)
-            close(null);
-        tdrv_err_clear(&e2);
-        if (t->mounted && tdrv_store_rootfs_unmount(&t->store, t->bundle, &e2) < 0)
-            tdrv_warn("%s", e2.msg);
-        t->mounted = 0;
-        tdrv_rm_rf_at(AT_FDCWD, t->bundle, &e2);
-        tdrv_err_clear(&e2);
-        net_down(t); /* network (issue 6): CNI DEL, namespace removed */
         if (save_state(t, &e2) < 0)
             tdrv_warn("%s", e2.msg);
-        if (dpid > 0)
-            wait_pid(dpid, &dst);
+    }
+    tdrv_debug("result recorded at %lld us", (long long)((mono_ns() - t0_ns) / 1000));
+    if (s->async_cleanup) {
+        /*
+         * The task is over and its result recorded: a child takes the lease over and removes
+         * the container, the rootfs mount (umount waits for an RCU grace period, tens of ms)
+         * and the bundle, while we report. A new run of this task waits for it (alloc_dirs).
+         */
+        pid_t c;
+
+        fflush(NULL);
+        c = fork();
+        if (c == 0) {
+            int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+            setsid();
+            if (null >= 0) {
+                dup2(null, 0);
+                dup2(null, 1);
+                dup2(null, 2);
+            }
+            close_other_fds((const int[]){null, t->lease_fd, t->store.root_fd}, 3);
+            teardown(s);
+            _exit(0);
+        }
+        if (c > 0) {
+            t->mounted = 0; /* the child's now */
+            cJSON_Delete(s->runc_cgroups);
+            s->runc_cgroups = NULL;
+        } else {
+            teardown(s);
+        }
+    } else {
+        teardown(s);
     }
     tdrv_debug("cleaned up at %lld us", (long long)((mono_ns() - t0_ns) / 1000));
     sigprocmask(SIG_SETMASK, &old, NULL);
@@ -1183,7 +1320,7 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
     cleanup_task struct task t = {.lease_fd = -1};
     cleanup_json cJSON *spec = NULL;
     cJSON *result = NULL;
-    struct sup s = {.t = &t, .tee_out = 1, .tee_err = 2, .status_fd = -1};
+    struct sup s = {.t = &t, .tee_out = 1, .tee_err = 2, .status_fd = -1, .async_cleanup = 1};
     int null = -1;
     int rc;
 

@@ -10,7 +10,12 @@ command -v runc >/dev/null || { echo "demo: runc not found (make deps)" >&2; exi
 command -v jq >/dev/null || { echo "demo: jq not found (make deps)" >&2; exit 69; }
 
 work=$(mktemp -d /tmp/tdrv-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+    # tdrv-run tears a task down after reporting it, holding the lease: wait for it
+    for l in "$work"/root/allocs/*/*/lease; do [ -e "$l" ] && flock -w 30 "$l" true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
 export TDRV_ROOT=$work/root TDRV_RUN=$work/run TDRV_CONFIG=$work/config.yaml
 : >"$TDRV_CONFIG"
 

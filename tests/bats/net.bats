@@ -102,7 +102,12 @@ wait_http() {
 # assert_clean ID...: nothing of these container ids is left: veth on our bridge, IPAM lease,
 # iptables rule or chain, namespace, state file.
 assert_clean() {
-    local id leases
+    local id leases l
+    # a foreground run reports first and tears down in a child holding the lease: wait for it
+    for l in "$TDRV_ROOT"/allocs/*/*/lease; do
+        [ -e "$l" ] || continue
+        for _ in $(seq 100); do flock -n "$l" true && break; sleep 0.1; done
+    done
     run ip -o link show master "$BRIDGE"
     [ -z "$output" ] || { echo "veth left: $output" >&2; return 1; }
     leases=$(ls -A "/var/lib/cni/networks/$NET_NAME" 2>/dev/null | grep -v -e '^lock$' -e '^last_reserved_ip' || true)
@@ -207,7 +212,9 @@ assert_clean() {
     assert_success
     assert_line --index 0 "$ip/24"
     assert_line --index 1 from-server
-    # the client is gone, the server still holds the allocation's namespace
+    # the client is gone (its teardown, after the report, holds its lease), the server still
+    # holds the allocation's namespace
+    for _ in $(seq 100); do flock -n "$TDRV_ROOT/allocs/$ALLOC/client/lease" true && break; sleep 0.1; done
     [ -e "$TDRV_RUN/netns/$ALLOC" ]
     [ ! -e "$TDRV_ROOT/allocs/$ALLOC/client/network.json" ]
     [ "$(ls "$TDRV_ROOT/allocs/$ALLOC/network/tasks")" = server ]

@@ -16,8 +16,12 @@ setup() {
 }
 
 teardown() {
-    local t
+    local t l
     for p in "${PIDS[@]}"; do tdrv_stop_pid "$p"; done
+    # a foreground run tears down in the background after its result: wait for the leases
+    for l in "$TDRV_ROOT"/allocs/*/*/lease; do
+        [ -e "$l" ] && flock -w 30 "$l" true 2>/dev/null || true
+    done
     # containers this test left (its own runtime root only), then their mounts
     if [ -d "$TDRV_RUN/runtime" ]; then
         for t in $(runc --root "$TDRV_RUN/runtime" list -q 2>/dev/null); do
@@ -227,9 +231,12 @@ task() {
     assert_line --index 0 out
     jq -e '.result.exit_code == 42 and .result.signal == 0 and .result.started_at and .result.finished_at' <<<"${lines[1]}"
     jq -e '.state == "exited" and .result.exit_code == 42' "$TDRV_ROOT/allocs/$ALLOC/t/state.json"
-    # cleaned up: no container, no bundle, no mount
+    # cleaned up (by the time the lease is free): no container, no bundle, no mount
+    flock -w 30 "$TDRV_ROOT/allocs/$ALLOC/t/lease" true
     [ -z "$(runc --root "$TDRV_RUN/runtime" list -q)" ]
     [ -z "$(ls "$TDRV_RUN/tasks")" ]
+    [ -z "$(find /sys/fs/cgroup -maxdepth 6 -type d -name "t-$ALLOC" 2>/dev/null)" ]
+    ! grep -q " $TDRV_RUN/" /proc/self/mounts
 }
 
 @test "a command that is not found is 127, one that cannot run 126" {
@@ -373,4 +380,20 @@ task() {
     [ "$stderr" = "tdrv-run: error: conflicting actions" ] || [ "${stderr_lines[0]}" = "tdrv-run: error: conflicting actions" ]
     run --separate-stderr -64 tdrv-run --signal SIGNOPE --alloc a --task b
     run --separate-stderr -64 tdrv-run --follow < /dev/null
+}
+
+@test "the README pipeline: tdrv-pull | tdrv-ports | tdrv-run serves on the allocated host port" {
+    needs_root
+    command -v curl >/dev/null || skip "needs curl"
+    load_image
+    printf 'host_ip: 127.0.0.1\n' >"$TDRV_CONFIG"
+    printf 'task: web\nalloc_id: %s\nkill_timeout: 1s\nconfig:\n  image: busybox\n  args: ["httpd", "-f", "-p", "${NOMAD_PORT_http}", "-h", "/etc"]\nnetwork:\n  ports: [{label: http, to: 8080}]\n' \
+        "$ALLOC" >"$BATS_TEST_TMPDIR/web.yaml"
+    tdrv-pull <"$BATS_TEST_TMPDIR/web.yaml" | tdrv-ports | tdrv-run --detach >"$BATS_TEST_TMPDIR/h.json"
+    port=$(jq -r '.ports[0].value' "$BATS_TEST_TMPDIR/h.json")
+    for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/group" >"$BATS_TEST_TMPDIR/got" && break; sleep 0.1; done
+    grep -q '^root:x:0:' "$BATS_TEST_TMPDIR/got"
+    run --separate-stderr tdrv-run --stop <"$BATS_TEST_TMPDIR/h.json"
+    jq -e '.result.signal == 9' <<<"$output"
+    tdrv-ports --release --alloc "$ALLOC" >/dev/null
 }
