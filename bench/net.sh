@@ -101,7 +101,12 @@ for i in $(seq "$runs"); do
                  network_mode: "host"}, kill_signal: "SIGKILL"}' >"$work/t.json"
     t0=$(now_ns)
     handle=$("$bin/tdrv-run" --detach <"$work/t.json")
-    wait_up "$port"
+    if ! wait_up "$port"; then
+        "$bin/tdrv-run" --logs <<<"$handle" >&2 || true
+        "$bin/tdrv-run" --stop <<<"$handle" >/dev/null
+        handle=
+        continue
+    fi
     t1=$(now_ns)
     "$bin/tdrv-run" --stop <<<"$handle" >/dev/null
     handle=
