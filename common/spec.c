@@ -1,6 +1,7 @@
 #include "spec.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -1364,6 +1365,42 @@ static int add_device(const char *host, const char *ctr, const char *perms, cons
     return 0;
 }
 
+/* privileged: the host's devices (the top of /dev), as docker --privileged gives them; the
+ * runtime's own (null, zero, tty, ...) and the container's /dev/pts, shm, mqueue excepted */
+static void host_devices(cJSON *devs)
+{
+    static const char *const skip[] = {"null", "zero",    "full", "random", "urandom",
+                                       "tty",  "console", "ptmx", NULL};
+    DIR *d = opendir("/dev");
+    struct dirent *e;
+
+    while (d && (e = readdir(d))) {
+        char path[300];
+        struct stat st;
+        const char *const *k;
+        cJSON *o;
+
+        for (k = skip; *k && strcmp(*k, e->d_name); k++)
+            ;
+        if (*k || e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/dev/%s", e->d_name);
+        if (lstat(path, &st) < 0 || (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)))
+            continue;
+        o = tdrv_json_xobj();
+        tdrv_json_add_str(o, "path", path);
+        tdrv_json_add_str(o, "type", S_ISCHR(st.st_mode) ? "c" : "b");
+        tdrv_json_add_num(o, "major", major(st.st_rdev));
+        tdrv_json_add_num(o, "minor", minor(st.st_rdev));
+        tdrv_json_add_num(o, "fileMode", st.st_mode & 07777);
+        tdrv_json_add_num(o, "uid", st.st_uid);
+        tdrv_json_add_num(o, "gid", st.st_gid);
+        tdrv_json_append(devs, o);
+    }
+    if (d)
+        closedir(d);
+}
+
 static int map_devices(const cJSON *list, cJSON *devs, cJSON *allow, struct tdrv_err *err)
 {
     int i = 0;
@@ -2508,6 +2545,8 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
             tdrv_json_append(allow, all);
         }
     }
+    if (privileged)
+        host_devices(devs);
     if (map_devices(tdrv_json_at(conf, "devices"), devs, allow, err) < 0)
         return -1;
     if (get_map(conf, "sysctl", &sysctl, err) < 0)

@@ -100,6 +100,7 @@ differential() {
     run --separate-stderr tdrv-pull --load "$BATS_TEST_TMPDIR/bb" --rootfs "$BATS_TEST_TMPDIR/rootfs" <<<'{"config":{"image":"busybox"},"task":"t"}'
     assert_success
     jq -e '.task == "t" and .image.reference == "docker.io/library/busybox:latest" and .image.cached == false and (.image.layers | length) == 1 and .image.platform == "linux/amd64"' <<<"$output"
+    md=$(jq -r '.image.manifest_digest' <<<"$output")
     [ -x "$BATS_TEST_TMPDIR/rootfs/bin/busybox" ]
     run skopeo inspect "oci:$TDRV_ROOT/images:docker.io/library/busybox:latest"
     assert_success
@@ -107,6 +108,9 @@ differential() {
     run --separate-stderr tdrv-pull busybox
     assert_success
     jq -e '.image.cached == true' <<<"$output"
+    run --separate-stderr tdrv-pull "busybox@$md"
+    assert_success
+    jq -e --arg md "$md" '.image.cached == true and .image.manifest_digest == $md and .image.reference == "docker.io/library/busybox@" + $md' <<<"$output"
     umoci unpack --image "$BATS_TEST_TMPDIR/bb:docker.io/library/busybox:latest" "$BATS_TEST_TMPDIR/bundle" >/dev/null 2>&1
     run python3 "$LIB/treediff.py" "$BATS_TEST_TMPDIR/rootfs" "$BATS_TEST_TMPDIR/bundle/rootfs"
     assert_success
@@ -198,6 +202,16 @@ differential() {
     run --separate-stderr tdrv-pull registry.example:5000/mine:v2
     assert_success
     jq -e '.image.cached' <<<"$output"
+}
+
+@test "--rootfs refuses a directory that is not empty (73 rootfs_not_empty)" {
+    python3 "$LIB/layers.py" image links "$BATS_TEST_TMPDIR/layout" >/dev/null
+    mkdir -p "$BATS_TEST_TMPDIR/full"
+    echo keep >"$BATS_TEST_TMPDIR/full/mine"
+    run --separate-stderr tdrv-pull --load "$BATS_TEST_TMPDIR/layout" --rootfs "$BATS_TEST_TMPDIR/full" test/links
+    assert_failure 73
+    jq -e '.error.code == "rootfs_not_empty"' <<<"$output"
+    [ "$(cat "$BATS_TEST_TMPDIR/full/mine")" = keep ]
 }
 
 @test "a missing archive is 66 archive_not_found" {
@@ -343,3 +357,6 @@ layers.write_layout(sys.argv[2], "test/bomb:latest", [layers.make_tar([layers.F(
 @test "catalogue 34-trailing-junk-gzip" { run_case 34-trailing-junk-gzip; }
 @test "catalogue 35-hardlink-before-target" { run_case 35-hardlink-before-target; }
 @test "catalogue 35-hardlink-to-lower" { run_case 35-hardlink-to-lower; }
+@test "catalogue x-deep-nesting" { run_case x-deep-nesting; }
+@test "catalogue x-dangling-symlink-parent" { run_case x-dangling-symlink-parent; }
+@test "catalogue x-symlink-loop-parent" { run_case x-symlink-loop-parent; }

@@ -326,9 +326,13 @@ task() {
     load_image
     printf 'allow_privileged: true\n' >"$TDRV_CONFIG"
     run --separate-stderr tdrv-run --result-fd 3 3>/dev/null < <(task p \
-        'grep -E "^(CapEff|Seccomp):" /proc/self/status; mount -t tmpfs x /tmp && echo mounted' \
+        'grep -E "^(CapEff|Seccomp):" /proc/self/status; mount -t tmpfs x /tmp && echo mounted; ls /dev' \
         '{"config":{"privileged":true}}')
     assert_success
+    # the host's devices are there (docker --privileged)
+    for d in /dev/loop0 /dev/kmsg /dev/fuse; do
+        if [ -c "$d" ] || [ -b "$d" ]; then assert_line "$(basename "$d")"; fi
+    done
     eff=$(awk '/CapEff/ {print $2}' <<<"$output")
     [ $((0x$eff & (1 << 21))) -ne 0 ] # SYS_ADMIN
     assert_line "Seccomp:	0"
