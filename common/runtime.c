@@ -24,6 +24,7 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "net.h"
 #include "ref.h"
 #include "spec.h"
 #include "store.h"
@@ -130,6 +131,7 @@ struct task {
     struct tdrv_task_opts opts;
     cJSON *state;
     char *runtime;
+    struct tdrv_net net; /* bridge/group network (common/net.c), set up by begin() */
 };
 
 static void task_release(struct task *t)
@@ -155,6 +157,7 @@ static void task_release(struct task *t)
     free(t->store_root);
     free(t->runtime);
     tdrv_task_opts_release(&t->opts);
+    tdrv_net_release(&t->net);
     cJSON_Delete(t->state);
     memset(t, 0, sizeof(*t));
     t->lease_fd = -1;
@@ -246,6 +249,17 @@ static int load_state(struct task *t, struct tdrv_err *err)
 static int save_state(struct task *t, struct tdrv_err *err)
 {
     return write_json(t->state_path, t->state, err);
+}
+
+/* network (issue 6): undo a bridge/group network from its state file; every stop path calls
+ * this, and it does nothing when there is none (host, none, already torn down). */
+static void net_down(struct task *t)
+{
+    cleanup_free char *p = tdrv_xasprintf("%s/%s", t->task_dir, TDRV_NET_STATE);
+    struct tdrv_err e = {0};
+
+    if (tdrv_net_teardown(p, &e) < 0)
+        tdrv_warn("%s", e.msg);
 }
 
 /* Is the lease free (its supervisor gone)? 1 free, 0 held, -1 error. */
@@ -671,8 +685,9 @@ static cJSON *handle_json(const struct task *t)
     tdrv_json_add_str(h, "state_file", t->state_path);
     tdrv_json_add_str(h, "lease", t->lease_path);
     tdrv_json_add_str(h, "logs", t->logs_dir);
-    for (const char *const *k = (const char *const[]){"pid", "monitor_pid", "started_at", NULL}; *k;
-         k++)
+    for (const char *const *k =
+             (const char *const[]){"pid", "monitor_pid", "started_at", "network", NULL};
+         *k; k++)
         if ((v = tdrv_json_at(t->state, *k)))
             tdrv_json_add(h, *k, tdrv_json_xdup(v));
     return h;
@@ -1072,6 +1087,7 @@ static void teardown(struct sup *s)
     t->mounted = 0;
     tdrv_err_clear(&e2);
     tdrv_rm_rf_at(AT_FDCWD, t->bundle, &e2);
+    net_down(t); /* network (issue 6): CNI DEL, namespace removed */
     if (dpid > 0)
         wait_pid(dpid, &dst);
 }
@@ -1136,6 +1152,7 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
         close(err_p[0]);
         close(sfd);
         runtime_delete(t);
+        net_down(t);
         tdrv_json_set(t->state, "state", tdrv_json_xstr("failed"));
         tdrv_json_set(t->state, "error", tdrv_error_json("tdrv-run", err));
         {
@@ -1218,6 +1235,7 @@ static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int 
                  struct tdrv_err *err)
 {
     const char *name = NULL;
+    struct tdrv_net_job job = {.pid = -1, .fd = -1};
 
     if (tdrv_task_ensure_alloc_id(doc, err) < 0)
         return -1;
@@ -1227,13 +1245,47 @@ static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int 
         return -1;
     if (!dry && alloc_dirs(t, err) < 0)
         return -1;
-    if (prepare(t, cfg, doc, dry, spec, err) < 0)
+    if (!dry) {
+        /* network (issue 6): namespace + CNI ADD in a child while the rootfs is prepared */
+        struct tdrv_net_in ni = {.doc = doc,
+                                 .cfg = cfg,
+                                 .alloc_id = t->alloc_id,
+                                 .task = t->name,
+                                 .alloc_dir = t->alloc_dir,
+                                 .task_dir = t->task_dir};
+
+        if (tdrv_net_setup_start(&ni, &job, err) < 0)
+            return -1;
+    }
+    if (prepare(t, cfg, doc, dry, spec, err) < 0) {
+        if (!dry) {
+            struct tdrv_err e2 = {0};
+
+            tdrv_net_setup_finish(&job, &t->net, &e2);
+            net_down(t);
+        }
         return -1;
+    }
     t->runtime = tdrv_xstrdup(t->opts.runtime);
     if (dry)
         return 0;
-    if (write_bundle(t, *spec, err) < 0)
+    {
+        if (tdrv_net_setup_finish(&job, &t->net, err) < 0)
+            return -1;
+        if (tdrv_net_apply_spec(&t->net, doc, *spec, err) < 0) {
+            net_down(t);
+            return -1;
+        }
+        {
+            cleanup_free char *hosts = tdrv_xasprintf("%s/etc/hosts", t->task_dir);
+
+            tdrv_net_apply_hosts(&t->net, hosts, doc_str(*spec, "hostname"), t->opts.files);
+        }
+    }
+    if (write_bundle(t, *spec, err) < 0) {
+        net_down(t);
         return -1;
+    }
     t->state = tdrv_json_xobj();
     tdrv_json_add_str(t->state, "alloc_id", t->alloc_id);
     tdrv_json_add_str(t->state, "task", t->name);
@@ -1253,7 +1305,13 @@ static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int 
     if (tdrv_json_at(doc, "image.manifest_digest"))
         tdrv_json_add(t->state, "image",
                       tdrv_json_xdup(tdrv_json_at(doc, "image.manifest_digest")));
-    return save_state(t, err);
+    if (t->net.summary)
+        tdrv_json_add(t->state, "network", tdrv_json_xdup(t->net.summary));
+    if (save_state(t, err) < 0) {
+        net_down(t);
+        return -1;
+    }
+    return 0;
 }
 
 static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON *doc,
@@ -1448,6 +1506,7 @@ static int op_stop(struct task *t, cJSON *doc, cJSON **out, struct tdrv_err *err
         struct tdrv_err e2 = {0};
 
         runtime_delete(t);
+        net_down(t);
         if (tdrv_store_open(&t->store, t->store_root, &e2) == 0) {
             t->store_open = 1;
             tdrv_store_rootfs_unmount(&t->store, t->bundle, &e2);

@@ -23,6 +23,7 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "net.h"
 #include "quantity.h"
 
 #define MIB (1024ULL * 1024ULL)
@@ -2052,38 +2053,19 @@ static int ns_mode(const cJSON *conf, const char *key, int *host, struct tdrv_er
     return 0;
 }
 
+/* The network mode (common/net.c): only host shares the host's namespace; none, bridge and
+ * group get a namespace of their own (bridge and group: tdrv-run puts its path in later). */
 static int network_mode(const struct tdrv_spec_in *in, const cJSON *conf, int drv, int *host,
                         struct tdrv_err *err)
 {
-    const char *mode = NULL;
-    const char *nm = NULL;
-    int hn = 0;
-    const cJSON *net = NULL;
+    struct tdrv_net_req req;
 
-    if (tdrv_json_str(in->doc, "network.mode", TDRV_OPTIONAL, &mode, err) < 0)
-        return -1;
-    if (tdrv_json_str(conf, "network_mode", TDRV_OPTIONAL, &nm, err) < 0 ||
-        tdrv_json_bool(conf, "host_network", TDRV_OPTIONAL, &hn, err) < 0 ||
-        tdrv_json_strarr(conf, "net", TDRV_OPTIONAL, &net, err) < 0)
-        return tdrv_err_wrap(err, "config");
+    (void)conf;
     (void)drv;
-    if (nm && *nm && strcmp(nm, "default"))
-        mode = nm;
-    else if (hn)
-        mode = "host";
-    else if (net && net->child)
-        mode = net->child->valuestring;
-    if (hn && nm && *nm && strcmp(nm, "host"))
-        return bad(err, "config.host_network: conflicts with network_mode '%s'", nm);
-    if (!mode || !*mode || !strcmp(mode, "host") || !strcmp(mode, "default")) {
-        *host = 1;
-        return 0;
-    }
-    if (!strcmp(mode, "none")) {
-        *host = 0;
-        return 0;
-    }
-    return bad(err, "network mode '%s' is not supported yet by the oci backend (host, none)", mode);
+    if (tdrv_net_mode(in->doc, &req, err) < 0)
+        return -1;
+    *host = req.mode == TDRV_NET_HOST;
+    return 0;
 }
 
 /* ---- the whole spec
