@@ -390,6 +390,9 @@ task() {
     needs_root
     command -v curl >/dev/null || skip "needs curl"
     load_image
+    # The task is bridged on tdrv's default network: remove its bridge and IPAM
+    # directory afterwards unless they were there before this test.
+    if ip link show tdrv0 >/dev/null 2>&1; then had_bridge=1; else had_bridge=0; fi
     printf 'host_ip: 127.0.0.1\n' >"$TDRV_CONFIG"
     printf 'task: web\nalloc_id: %s\nkill_timeout: 1s\nconfig:\n  image: busybox\n  args: ["httpd", "-f", "-p", "${NOMAD_PORT_http}", "-h", "/etc"]\nnetwork:\n  ports: [{label: http, to: 8080}]\n' \
         "$ALLOC" >"$BATS_TEST_TMPDIR/web.yaml"
@@ -400,4 +403,8 @@ task() {
     run --separate-stderr tdrv-run --stop <"$BATS_TEST_TMPDIR/h.json"
     jq -e '.result.signal == 9' <<<"$output"
     tdrv-ports --release --alloc "$ALLOC" >/dev/null
+    if [ "$had_bridge" = 0 ]; then
+        ip link del tdrv0 2>/dev/null || true
+        rm -rf /var/lib/cni/networks/tdrv
+    fi
 }
