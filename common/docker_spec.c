@@ -88,8 +88,8 @@ static const char *const docker_options[] = {
 
 /* Nomad's default allow_caps and the basis the driver computes drops from (+ NET_RAW). */
 static const char *const default_caps[] = {
-    "AUDIT_WRITE", "CHOWN",  "DAC_OVERRIDE", "FOWNER", "FSETID",     "KILL",       "MKNOD",
-    "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT", NULL,
+    "AUDIT_WRITE",      "CHOWN",   "DAC_OVERRIDE", "FOWNER",  "FSETID", "KILL",       "MKNOD",
+    "NET_BIND_SERVICE", "SETFCAP", "SETGID",       "SETPCAP", "SETUID", "SYS_CHROOT", NULL,
 };
 
 void tdrv_docker_spec_init(struct tdrv_docker_spec *s)
@@ -327,7 +327,8 @@ static int opt_map(const cJSON *cfg, const char *key, cJSON **out, struct tdrv_e
     if (!cJSON_IsObject(v) && !cJSON_IsArray(v))
         return bad(err, "config.%s: expected map", key);
     m = tdrv_json_xobj();
-    for (part = cJSON_IsObject(v) ? v : v->child; part; part = cJSON_IsObject(v) ? NULL : part->next) {
+    for (part = cJSON_IsObject(v) ? v : v->child; part;
+         part = cJSON_IsObject(v) ? NULL : part->next) {
         const cJSON *kv;
 
         if (!cJSON_IsObject(part))
@@ -492,8 +493,8 @@ static int doc_ports(const cJSON *doc, const char *default_ip, struct port **out
             value = get(it, "value");
         if (!cJSON_IsString(label))
             return bad(err, "request.ports[%zu].label: expected string", i);
-        if (value && (!cJSON_IsNumber(value) || value->valuedouble < 0 ||
-                      value->valuedouble > 65535))
+        if (value &&
+            (!cJSON_IsNumber(value) || value->valuedouble < 0 || value->valuedouble > 65535))
             return bad(err, "request.ports[%zu].value: expected port number", i);
         if (to && (!cJSON_IsNumber(to) || to->valuedouble < -1 || to->valuedouble > 65535))
             return bad(err, "request.ports[%zu].to: expected port number", i);
@@ -754,7 +755,8 @@ static int ulimit_map(const cJSON *cfg, cJSON *host, struct tdrv_err *err)
         cJSON *u;
 
         if (!*raw)
-            return bad(err, "config.ulimit: malformed ulimit specification %s: \"\", cannot be empty",
+            return bad(err,
+                       "config.ulimit: malformed ulimit specification %s: \"\", cannot be empty",
                        kv->string);
         if (parse_int(raw, colon ? (size_t)(colon - raw) : strlen(raw), &soft) < 0)
             return bad(err, "config.ulimit: malformed soft ulimit %s: %s", kv->string, raw);
@@ -850,7 +852,8 @@ static int volumes_map(const cJSON *cfg, const struct dirs *d, const struct inte
     const cJSON *it;
     size_t i = 0;
 
-    if (opt_strlist(cfg, "volumes", &list, err) < 0 || opt_str(cfg, "volume_driver", &driver, err) < 0)
+    if (opt_strlist(cfg, "volumes", &list, err) < 0 ||
+        opt_str(cfg, "volume_driver", &driver, err) < 0)
         return -1;
     if (driver && *driver) {
         if (!d->volumes_enabled)
@@ -892,9 +895,9 @@ static int volumes_map(const cJSON *cfg, const struct dirs *d, const struct inte
 static int mount_one(const cJSON *m, const char *what, const struct dirs *d,
                      const struct interp *ip, cJSON *out, struct tdrv_err *err)
 {
-    static const char *const keys[] = {"type",          "target",        "source",
-                                       "readonly",      "bind_options",  "tmpfs_options",
-                                       "volume_options", NULL};
+    static const char *const keys[] = {
+        "type",         "target",        "source",         "readonly",
+        "bind_options", "tmpfs_options", "volume_options", NULL};
     const char *type = "volume";
     const char *target = NULL;
     const char *source = "";
@@ -1105,8 +1108,9 @@ static int resources_map(const cJSON *doc, const cJSON *cfg, const struct tdrv_d
         }
     }
     if (limit > 0 && reservation > limit)
-        return bad(err, "config.memory_hard_limit: task memory requirements exceed driver hard "
-                        "limit of %lld MB",
+        return bad(err,
+                   "config.memory_hard_limit: task memory requirements exceed driver hard "
+                   "limit of %lld MB",
                    (long long)limit);
     if (limit) {
         tdrv_json_add_num(host, "Memory", (double)(limit * MIB));
@@ -1210,14 +1214,15 @@ static int network_map(const cJSON *doc, const cJSON *cfg, const struct tdrv_doc
     const char *netmode = NULL;
 
     if (opt_str(cfg, "network_mode", &mode, err) < 0 ||
-        opt_str(cfg, "ipv4_address", &v4, err) < 0 ||
-        opt_str(cfg, "ipv6_address", &v6, err) < 0 || opt_str(cfg, "mac_address", &mac, err) < 0 ||
+        opt_str(cfg, "ipv4_address", &v4, err) < 0 || opt_str(cfg, "ipv6_address", &v6, err) < 0 ||
+        opt_str(cfg, "mac_address", &mac, err) < 0 ||
         opt_strlist(cfg, "network_aliases", &aliases, err) < 0 ||
         opt_strlist(cfg, "ports", &labels, err) < 0 ||
         opt_strlist(cfg, "dns_servers", &dns, err) < 0 ||
         opt_strlist(cfg, "dns_search_domains", &search, err) < 0 ||
         opt_strlist(cfg, "dns_options", &dopts, err) < 0 ||
-        opt_strlist(cfg, "extra_hosts", &hosts, err) < 0 || opt_map(cfg, "port_map", &port_map, err) < 0)
+        opt_strlist(cfg, "extra_hosts", &hosts, err) < 0 ||
+        opt_map(cfg, "port_map", &port_map, err) < 0)
         return -1;
     if (tdrv_json_str(doc, "network.mode", TDRV_OPTIONAL, &netmode, err) < 0)
         return -1;
@@ -1314,7 +1319,8 @@ static int network_map(const cJSON *doc, const cJSON *cfg, const struct tdrv_doc
                     return bad(err, "config.ports: port \"%s\" not found, check network block",
                                it->valuestring);
                 if (!p->value)
-                    return bad(err, "config.ports: port \"%s\" has no host port (run tdrv-ports first)",
+                    return bad(err,
+                               "config.ports: port \"%s\" has no host port (run tdrv-ports first)",
                                it->valuestring);
                 publish(exposed, bindings, p->to > 0 ? p->to : p->value, p->value,
                         p->host_ip ? p->host_ip : "");
@@ -1325,8 +1331,9 @@ static int network_map(const cJSON *doc, const cJSON *cfg, const struct tdrv_doc
                 long long to = ports[i].value;
 
                 if (!ports[i].value)
-                    return bad(err, "config.port_map: port \"%s\" has no host port (run tdrv-ports first)",
-                               ports[i].label);
+                    return bad(
+                        err, "config.port_map: port \"%s\" has no host port (run tdrv-ports first)",
+                        ports[i].label);
                 if (m)
                     parse_int(m->valuestring, strlen(m->valuestring), &to);
                 publish(exposed, bindings, to, ports[i].value,
@@ -1370,8 +1377,9 @@ static int modes_map(const cJSON *cfg, const struct tdrv_config *oc, cJSON *host
         if (!v || !*v)
             continue;
         if (!oc || !oc->allow_privileged)
-            return forbidden(err, "config.%s: cannot apply \"%s\" configuration: needs "
-                                  "allow_privileged",
+            return forbidden(err,
+                             "config.%s: cannot apply \"%s\" configuration: needs "
+                             "allow_privileged",
                              modes[i].opt, modes[i].opt);
         tdrv_json_add_str(host, modes[i].field, v);
     }
@@ -1665,8 +1673,7 @@ static int labels_map(const cJSON *cfg, const cJSON *doc, const struct tdrv_dock
         cleanup_free char *v = interp(ip, kv->valuestring);
 
         if (!strncmp(kv->string, "com.hashicorp.nomad.", 20))
-            return bad(err, "config.labels: '%s' is Nomad's label; tdrv never sets it",
-                       kv->string);
+            return bad(err, "config.labels: '%s' is Nomad's label; tdrv never sets it", kv->string);
         tdrv_json_set(labels, kv->string, tdrv_json_xstr(v));
     }
     tdrv_json_str(doc, "group", TDRV_OPTIONAL, &group, err);

@@ -20,19 +20,19 @@ struct tdrv_docker_spec_ctx {
     const char *alloc_dir;         /* host path of the allocation directory */
     const char *lease_path;        /* the lease file, label io.tdrv.lease */
     const char *host_ip;           /* default host IP for ports without one; NULL: 127.0.0.1 */
-    int64_t total_compute;         /* node CPU in MHz (shares scaling, cpu_hard_limit); 0: 1000/cpu */
-    int ncpu;                      /* online CPUs; 0: 1 */
+    int64_t total_compute; /* node CPU in MHz (shares scaling, cpu_hard_limit); 0: 1000/cpu */
+    int ncpu;              /* online CPUs; 0: 1 */
 };
 
 /* What the run needs besides the body. */
 struct tdrv_docker_spec {
-    char *name;        /* "<task>-<alloc_id>" ('/' in the task name becomes '_') */
-    char *image;       /* Config.Image as written (leading https:// dropped) */
-    char *alloc_id;    /* the document's */
-    char *task;        /* the document's */
-    char *task_dir;    /* <alloc_dir>/<task> */
-    char *load;        /* config.load made absolute (under <task>/local), or NULL */
-    cJSON *auth;       /* config.auth (a copy), or NULL */
+    char *name;     /* "<task>-<alloc_id>" ('/' in the task name becomes '_') */
+    char *image;    /* Config.Image as written (leading https:// dropped) */
+    char *alloc_id; /* the document's */
+    char *task;     /* the document's */
+    char *task_dir; /* <alloc_dir>/<task> */
+    char *load;     /* config.load made absolute (under <task>/local), or NULL */
+    cJSON *auth;    /* config.auth (a copy), or NULL */
     int auth_soft_fail;
     int force_pull;
     int64_t image_pull_timeout_ns; /* default 5m */
