@@ -168,8 +168,8 @@ static int engine_open(const struct tdrv_config *cfg, struct tdrv_docker *d, str
 
 /* A request whose answer is JSON (or empty); a non-2xx status is an error unless listed in ok. */
 static int engine_json(const struct tdrv_docker *d, const char *method, const char *path,
-                       const char *body, long timeout_ms, const long *ok, long *status,
-                       cJSON **out, struct tdrv_err *err)
+                       const char *body, long timeout_ms, const long *ok, long *status, cJSON **out,
+                       struct tdrv_err *err)
 {
     cleanup_http_resp struct tdrv_http_resp resp;
     struct tdrv_docker_call c = {
@@ -334,8 +334,8 @@ static int image_load(const struct tdrv_docker *d, const char *path, struct tdrv
     if (resp.status != 200)
         return tdrv_docker_status_err(&resp, "load image archive", err);
     if (strstr(resp.body.data, "\"error\""))
-        return tdrv_err_setw(err, TDRV_E_DATA, "invalid_image", 0,
-                             "unable to load '%s': %s", path, resp.body.data);
+        return tdrv_err_setw(err, TDRV_E_DATA, "invalid_image", 0, "unable to load '%s': %s", path,
+                             resp.body.data);
     return 0;
 }
 
@@ -365,8 +365,8 @@ static int image_pull(const struct tdrv_docker *d, const struct tdrv_docker_spec
     c.method = "POST";
     c.path = path;
     c.headers = auth ? hdrs : NULL;
-    c.timeout_ms = spec->image_pull_timeout_ns > 0 ? (long)(spec->image_pull_timeout_ns / NS_PER_MS)
-                                                   : -1;
+    c.timeout_ms =
+        spec->image_pull_timeout_ns > 0 ? (long)(spec->image_pull_timeout_ns / NS_PER_MS) : -1;
     c.sink = pull_sink_cb;
     c.sink_arg = &ps;
     tdrv_http_resp_init(&resp);
@@ -374,11 +374,18 @@ static int image_pull(const struct tdrv_docker *d, const struct tdrv_docker_spec
     tdrv_buf_release(&ps.line);
     if (rc < 0)
         return tdrv_err_wrap(err, "unable to pull '%s'", spec->image);
-    if (resp.status == 404)
-        return tdrv_err_setw(err, TDRV_E_NOINPUT, "image_not_found", 0,
-                             "failed to pull '%s': %s", spec->image, resp.body.data);
-    if (resp.status < 200 || resp.status > 299)
-        return tdrv_docker_status_err(&resp, "pull image", err);
+    if (resp.status < 200 || resp.status > 299) {
+        tdrv_docker_status_err(&resp, "pull image", err);
+        /* the Engine answers 404 for a missing image, 500 for an unreachable registry */
+        if (resp.status == 404 || strstr(err->msg, "not found") ||
+            strstr(err->msg, "manifest unknown"))
+            return tdrv_err_setw(err, TDRV_E_NOINPUT, "image_not_found", 0,
+                                 "failed to pull '%s': %s", spec->image, resp.body.data);
+        if (resp.status >= 500)
+            return tdrv_err_setw(err, TDRV_E_UNAVAILABLE, "registry_unreachable", 0,
+                                 "failed to pull '%s': %s", spec->image, resp.body.data);
+        return -1;
+    }
     if (ps.error[0]) {
         int nf = strstr(ps.error, "not found") || strstr(ps.error, "does not exist");
 
@@ -511,8 +518,8 @@ static int container_create(const struct tdrv_docker *d, const struct tdrv_docke
                 const cJSON *oid = cJSON_GetObjectItemCaseSensitive(info, "Id");
 
                 tdrv_info("removing the dead container '%s' of an earlier run", spec->name);
-                if (container_remove(d, cJSON_IsString(oid) ? oid->valuestring : spec->name,
-                                     err) < 0)
+                if (container_remove(d, cJSON_IsString(oid) ? oid->valuestring : spec->name, err) <
+                    0)
                     return -1;
             }
         }
@@ -536,27 +543,32 @@ static int container_create(const struct tdrv_docker *d, const struct tdrv_docke
 static int container_start(const struct tdrv_docker *d, const char *id, struct tdrv_err *err)
 {
     cleanup_free char *path = tdrv_xasprintf("/containers/%s/start", id);
-    static const long ok[] = {304, 409, 500, 502, 503, 0};
+    cleanup_http_resp struct tdrv_http_resp resp;
+    struct tdrv_docker_call c = {.method = "POST", .path = path};
     long backoff = 50;
 
+    tdrv_http_resp_init(&resp);
     for (int attempt = 0;; attempt++) {
-        long st = 0;
+        struct tdrv_err e2 = {0};
 
         tdrv_err_clear(err);
-        if (engine_json(d, "POST", path, NULL, 0, ok, &st, NULL, err) == 0 && st < 500)
-            return 0;
-        if (attempt >= RETRIES || (err->code && err->code != TDRV_E_TEMPFAIL)) {
-            struct tdrv_err e2 = {0};
-
-            if (!err->code)
-                tdrv_err_setw(err, TDRV_E_TEMPFAIL, "engine_error", 0,
-                              "docker engine answered %ld", st);
-            /* the dangling-container case: nothing left running that tdrv does not track */
-            container_remove(d, id, &e2);
-            return tdrv_err_wrap(err, "unable to start container '%s'", id);
+        if (tdrv_docker_call(d, &c, &resp, err) == 0) {
+            /* 304 and 409: already started */
+            if ((resp.status >= 200 && resp.status <= 299) || resp.status == 304 ||
+                resp.status == 409)
+                return 0;
+            tdrv_docker_status_err(&resp, "start the container", err);
+            if (resp.status < 500)
+                attempt = RETRIES;
         }
-        sleep_ms(backoff);
-        backoff *= 2;
+        if (attempt < RETRIES && err->code == TDRV_E_TEMPFAIL) {
+            sleep_ms(backoff);
+            backoff *= 2;
+            continue;
+        }
+        /* the dangling-container case: nothing left running that tdrv does not track */
+        container_remove(d, id, &e2);
+        return tdrv_err_wrap(err, "container '%.12s'", id);
     }
 }
 
@@ -720,8 +732,7 @@ static void copier_release(struct copier *c)
 static int follow_logs(const struct tdrv_docker *d, const char *id, struct copier *c,
                        struct tdrv_err *err)
 {
-    cleanup_free char *path =
-        tdrv_xasprintf("/containers/%s/logs?follow=1&stdout=1&stderr=1", id);
+    cleanup_free char *path = tdrv_xasprintf("/containers/%s/logs?follow=1&stdout=1&stderr=1", id);
     cleanup_http_resp struct tdrv_http_resp resp;
     struct tdrv_docker_call call = {
         .method = "GET", .path = path, .timeout_ms = -1, .sink = copier_sink, .sink_arg = c};
@@ -756,12 +767,12 @@ static const struct {
     const char *name;
     int sig;
 } signames[] = {
-    {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ILL", SIGILL},
-    {"TRAP", SIGTRAP}, {"ABRT", SIGABRT}, {"BUS", SIGBUS},   {"FPE", SIGFPE},
-    {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
-    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"CHLD", SIGCHLD},
-    {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
-    {"TTOU", SIGTTOU}, {"URG", SIGURG},   {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
+    {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"ILL", SIGILL},
+    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"BUS", SIGBUS},     {"FPE", SIGFPE},
+    {"KILL", SIGKILL},     {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},
+    {"PIPE", SIGPIPE},     {"ALRM", SIGALRM}, {"TERM", SIGTERM},   {"CHLD", SIGCHLD},
+    {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
+    {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},
     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"SYS", SIGSYS},
 };
 
@@ -828,8 +839,7 @@ static int container_wait(const struct tdrv_docker *d, const char *id, long time
     cleanup_json cJSON *ans = NULL;
     double c = 0;
 
-    if (engine_json(d, "POST", path, NULL, timeout_ms ? timeout_ms : -1, NULL, NULL, &ans, err) <
-        0)
+    if (engine_json(d, "POST", path, NULL, timeout_ms ? timeout_ms : -1, NULL, NULL, &ans, err) < 0)
         return -1;
     if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(ans, "StatusCode")))
         c = cJSON_GetObjectItemCaseSensitive(ans, "StatusCode")->valuedouble;
@@ -851,7 +861,8 @@ static cJSON *result_from(const cJSON *info, int64_t wait_code)
     tdrv_json_add_num(r, "exit_code", (double)code);
     /* the Engine reports a death by signal N as 128+N, as a shell does */
     tdrv_json_add_num(r, "signal", code > 128 && code < 128 + 65 ? (double)(code - 128) : 0);
-    tdrv_json_add_bool(r, "oom_killed", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "OOMKilled")));
+    tdrv_json_add_bool(r, "oom_killed",
+                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "OOMKilled")));
     v = cJSON_GetObjectItemCaseSensitive(st, "StartedAt");
     if (cJSON_IsString(v))
         tdrv_json_add_str(r, "started_at", v->valuestring);
@@ -1264,8 +1275,8 @@ int tdrv_docker_stop(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
     return 0;
 }
 
-int tdrv_docker_signal(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **res,
-                       int *status, struct tdrv_err *err)
+int tdrv_docker_signal(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **res, int *status,
+                       struct tdrv_err *err)
 {
     cleanup_target struct target t = {0};
     int sig;
@@ -1280,8 +1291,8 @@ int tdrv_docker_signal(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON *
     return 0;
 }
 
-int tdrv_docker_inspect(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **res,
-                        int *status, struct tdrv_err *err)
+int tdrv_docker_inspect(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **res, int *status,
+                        struct tdrv_err *err)
 {
     cleanup_target struct target t = {0};
     cleanup_json cJSON *info = NULL;
@@ -1303,7 +1314,8 @@ int tdrv_docker_inspect(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON 
     st = cJSON_GetObjectItemCaseSensitive(info, "State");
     v = cJSON_GetObjectItemCaseSensitive(st, "Status");
     tdrv_json_add_str(out, "state", cJSON_IsString(v) ? v->valuestring : "unknown");
-    tdrv_json_add_bool(out, "running", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "Running")));
+    tdrv_json_add_bool(out, "running",
+                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "Running")));
     v = cJSON_GetObjectItemCaseSensitive(st, "Pid");
     tdrv_json_add_num(out, "pid", cJSON_IsNumber(v) ? v->valuedouble : 0);
     {

@@ -39,11 +39,11 @@ int tdrv_docker_wait(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
 /* kill_signal, then after kill_timeout SIGKILL (Engine stop when no kill_signal); waits. */
 int tdrv_docker_stop(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **res, int *status,
                      struct tdrv_err *err);
-int tdrv_docker_signal(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **res,
-                       int *status, struct tdrv_err *err);
+int tdrv_docker_signal(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **res, int *status,
+                       struct tdrv_err *err);
 /* {state, running, pid, exit_code, oom_killed, started_at, finished_at, container_id, ports} */
-int tdrv_docker_inspect(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **res,
-                        int *status, struct tdrv_err *err);
+int tdrv_docker_inspect(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **res, int *status,
+                        struct tdrv_err *err);
 /* {cpu_percent, memory_usage, memory_limit, pids} from one stats sample */
 int tdrv_docker_stats(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **res, int *status,
                       struct tdrv_err *err);

@@ -197,7 +197,7 @@ int main(int argc, char **argv)
     if (code == 0 && status >= 0)
         code = status;
     else if (code != 0 && o.op == OP_RUN && !o.run.detach && !o.run.dry_run && !err.passthrough &&
-             code != TDRV_E_IO)
+             code != TDRV_E_IO && code != TDRV_E_USAGE)
         code = 125;
     return code;
 }
