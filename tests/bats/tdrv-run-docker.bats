@@ -80,7 +80,7 @@ inspect() { docker inspect "web-$ALLOC" | jq -c ".[0].$1"; }
 }
 
 @test "env: task env, NOMAD_* variables, meta, ports, interpolation" {
-    doc=$(sh_task 'env' '"env":{"LOG":"info","ECHO":"${NOMAD_PORT_db}-${meta.team}"},"meta":{"team":"infra"},"resources":{"cpu":250,"memory":128},"ports":[{"label":"db","value":23456,"to":6379,"host_ip":"127.0.0.1"}]')
+    doc=$(sh_task 'env' '"env":{"LOG":"info","ECHO":"${NOMAD_PORT_db}-${NOMAD_META_team}"},"meta":{"team":"infra"},"resources":{"cpu":250,"memory":128},"ports":[{"label":"db","value":23456,"to":6379,"host_ip":"127.0.0.1"}]')
     run --separate-stderr "$TDRV_RUN_DOCKER" <<<"$doc"
     assert_success
     for want in LOG=info ECHO=6379-infra NOMAD_ALLOC_ID=$ALLOC NOMAD_TASK_NAME=web \

@@ -77,7 +77,7 @@ static const struct spec_case cases[] = {
      {{"Image", "\"example.com/a/b:2\""}}},
     {"command and args",
      "{\"alloc_id\":\"a1\",\"task\":\"web\",\"env\":{\"X\":\"1\"},\"meta\":{\"m\":\"v\"},"
-     "\"config\":{" IMG ",\"command\":\"/bin/sh\",\"args\":[\"-c\",\"echo ${X} ${meta.m} "
+     "\"config\":{" IMG ",\"command\":\"/bin/sh\",\"args\":[\"-c\",\"echo ${X} ${NOMAD_META_m} "
      "${NOMAD_TASK_NAME} ${nope}\"],\"entrypoint\":[\"/bin/env\"],\"work_dir\":\"/tmp\","
      "\"hostname\":\"h1\"}}",
      0,
@@ -159,6 +159,26 @@ static const struct spec_case cases[] = {
       {"HostConfig>MemoryReservation", "268435456"},
       {"HostConfig>MemorySwap", "314572800"},
       {"HostConfig>MemorySwappiness", "0"}}},
+    {"quantities",
+     "{\"alloc_id\":\"a1\",\"task\":\"web\",\"resources\":{\"cpu\":\"1.5\",\"memory\":"
+     "\"100Mi\",\"memory_max\":\"1Gi\"},\"config\":{" IMG "}}",
+     0,
+     0,
+     NULL,
+     0,
+     NULL,
+     {{"HostConfig>CpuShares", "1500"},
+      {"HostConfig>Memory", "1073741824"},
+      {"HostConfig>MemoryReservation", "104857600"}}},
+    {"bad quantity",
+     "{\"alloc_id\":\"a1\",\"task\":\"web\",\"resources\":{\"memory\":\"5x\"},\"config\":{" IMG
+     "}}",
+     0,
+     0,
+     NULL,
+     65,
+     NULL,
+     {{0}}},
     {"memory max -1",
      "{\"alloc_id\":\"a1\",\"task\":\"web\",\"resources\":{\"memory\":10,\"memory_max\":-1},"
      "\"config\":{" IMG "}}",
