@@ -378,6 +378,42 @@ EOF
     "$TDRV_RUN_DOCKER" --stop <<<"$h" >/dev/null || true
 }
 
+# fault PATTERN COUNT: a proxy in front of the Engine that answers 500 after the Engine acted
+fault() {
+    local sock=$BATS_TEST_TMPDIR/fault.sock
+    rm -f "$sock"
+    python3 "$BATS_TEST_DIRNAME/docker/faultproxy.py" "$sock" "${DOCKER_HOST#unix://}" "$1" "$2" &
+    FAULT_PID=$!
+    for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+    FAULT_HOST=unix://$sock
+}
+
+@test "an Engine that started the container but answered 500: retried, then removed" {
+    fault 'POST \S+/start' -1
+    DOCKER_HOST=$FAULT_HOST run --separate-stderr -125 "$TDRV_RUN_DOCKER" < <(task '"command":"sleep","args":["60"]')
+    tdrv_stop_pid "$FAULT_PID"
+    jq -e '.error.exit == 75 and (.error.message | contains("injected fault"))' <<<"$output"
+    # nothing left running that tdrv does not track
+    run docker ps -aq --filter "label=io.tdrv.alloc_id=$ALLOC"
+    assert_output ""
+}
+
+@test "a 500 once on start or create is retried and the task runs" {
+    fault 'POST \S+/start' 1
+    DOCKER_HOST=$FAULT_HOST run --separate-stderr "$TDRV_RUN_DOCKER" < <(sh_task 'echo once')
+    tdrv_stop_pid "$FAULT_PID"
+    assert_success
+    assert_line once
+    ALLOC=$(cat /proc/sys/kernel/random/uuid)
+    fault 'POST \S+/containers/create' 1
+    DOCKER_HOST=$FAULT_HOST run --separate-stderr "$TDRV_RUN_DOCKER" < <(sh_task 'echo created')
+    tdrv_stop_pid "$FAULT_PID"
+    assert_success
+    assert_line created
+    run docker ps -aq --filter "label=io.tdrv.alloc_id=$ALLOC"
+    assert_output ""
+}
+
 @test "same task document under driver docker and driver oci" {
     command -v tdrv-run >/dev/null || skip "tdrv-run (oci backend) has not landed in this branch"
     skip "wire once tdrv-run dispatches on driver"
