@@ -608,14 +608,14 @@ int tdrv_docker_demux_feed(struct tdrv_docker_demux *d, const char *p, size_t n)
 }
 
 struct logfile {
-    char *base; /* logs/<task>.stdout */
+    char *base; /* logs/stdout.log (as the oci backend names them) */
     int fd;
     long size;
 };
 
 static int logfile_open(struct logfile *l, struct tdrv_err *err)
 {
-    cleanup_free char *p = tdrv_xasprintf("%s.0", l->base);
+    const char *p = l->base;
     struct stat st;
 
     l->fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -632,9 +632,10 @@ static void logfile_write(struct logfile *l, const char *p, size_t n)
     if (l->fd < 0)
         return;
     if (l->size > 0 && l->size + (long)n > LOG_MAX_SIZE) {
-        /* rotate: .0 -> .1 (LOG_MAX_FILES of them) */
+        /* rotate: stdout.log -> stdout.log.1 ... (LOG_MAX_FILES of them) */
         for (int i = LOG_MAX_FILES - 1; i > 0; i--) {
-            cleanup_free char *from = tdrv_xasprintf("%s.%d", l->base, i - 1);
+            cleanup_free char *from =
+                i == 1 ? tdrv_xstrdup(l->base) : tdrv_xasprintf("%s.%d", l->base, i - 1);
             cleanup_free char *to = tdrv_xasprintf("%s.%d", l->base, i);
 
             rename(from, to);
@@ -710,7 +711,7 @@ static int copier_init(struct copier *c, const struct paths *p, int echo, int tt
     c->files[0].fd = -1;
     for (int i = 1; i < 3; i++) {
         c->files[i].fd = -1;
-        c->files[i].base = tdrv_xasprintf("%s/%s.%s", p->logs, p->task, names[i]);
+        c->files[i].base = tdrv_xasprintf("%s/%s.log", p->logs, names[i]);
         if (logfile_open(&c->files[i], err) < 0)
             return -1;
     }
@@ -937,6 +938,7 @@ static int supervise(const struct tdrv_docker *d, const struct tdrv_config *cfg,
             tdrv_warn("unable to inspect container '%s': %s", id, e2.msg);
         *result = result_from(info, code);
         tdrv_json_set(state, "result", tdrv_json_xdup(*result));
+        tdrv_json_set(state, "state", tdrv_json_xstr("exited"));
         if (write_state(p->state, state, &e2) < 0)
             tdrv_warn("%s", e2.msg);
     }
@@ -1062,7 +1064,10 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
     pthread_sigmask(SIG_BLOCK, &set, &old);
     if (container_start(&d, id, err) < 0)
         return -1;
+    /* state.json in the oci backend's shape, so its --list shows docker tasks too */
     state = tdrv_json_xdup(doc);
+    tdrv_json_set(state, "state", tdrv_json_xstr("running"));
+    tdrv_json_set(state, "container_id", tdrv_json_xstr(id));
     if (o->detach) {
         pid_t pid;
         int pfd[2];
@@ -1149,15 +1154,29 @@ static void target_release(struct target *t)
 }
 #define cleanup_target __attribute__((cleanup(target_release)))
 
-static int target_open(const cJSON *doc, const struct tdrv_config *cfg, struct target *t,
+static int target_open(cJSON *doc, const struct tdrv_config *cfg, struct target *t,
                        struct tdrv_err *err)
 {
-    const cJSON *h = cJSON_GetObjectItemCaseSensitive(doc, "handle");
-    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(h, "container_id");
+    const cJSON *h;
+    const cJSON *cid;
 
     tdrv_docker_init(&t->d);
-    if (paths_get(doc, cfg, &t->p, err) < 0 || engine_open(cfg, &t->d, err) < 0)
+    if (paths_get(doc, cfg, &t->p, err) < 0)
         return -1;
+    if (!cJSON_GetObjectItemCaseSensitive(doc, "handle")) {
+        /* named by --alloc/--task, or a task document: the handle its supervisor recorded */
+        cleanup_json cJSON *state = NULL;
+        struct tdrv_err e = {0};
+
+        if (tdrv_doc_read_file(t->p.state, 1u << 24, &state, &e) == 0 &&
+            cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(state, "handle")))
+            tdrv_json_set(doc, "handle",
+                          tdrv_json_xdup(cJSON_GetObjectItemCaseSensitive(state, "handle")));
+    }
+    if (engine_open(cfg, &t->d, err) < 0)
+        return -1;
+    h = cJSON_GetObjectItemCaseSensitive(doc, "handle");
+    cid = cJSON_GetObjectItemCaseSensitive(h, "container_id");
     t->id = tdrv_xstrdup(cJSON_IsString(cid) ? cid->valuestring : t->p.name);
     return 0;
 }
@@ -1219,14 +1238,20 @@ int tdrv_docker_stop(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
                      struct tdrv_err *err)
 {
     cleanup_target struct target t = {0};
-    const cJSON *h = cJSON_GetObjectItemCaseSensitive(doc, "handle");
-    const cJSON *ks = cJSON_GetObjectItemCaseSensitive(h, "kill_signal");
-    const cJSON *kt = cJSON_GetObjectItemCaseSensitive(h, "kill_timeout_ms");
-    long timeout_ms = cJSON_IsNumber(kt) ? (long)kt->valuedouble : 5000;
+    const cJSON *h;
+    const cJSON *ks;
+    const cJSON *kt;
+    long timeout_ms;
     cJSON *result = NULL;
     static const long ok[] = {304, 404, 0};
 
     *status = -1;
+    if (target_open(doc, o->cfg, &t, err) < 0)
+        return -1;
+    h = cJSON_GetObjectItemCaseSensitive(doc, "handle");
+    ks = cJSON_GetObjectItemCaseSensitive(h, "kill_signal");
+    kt = cJSON_GetObjectItemCaseSensitive(h, "kill_timeout_ms");
+    timeout_ms = cJSON_IsNumber(kt) ? (long)kt->valuedouble : 5000;
     if (!h) {
         /* a task document: its own kill_signal / kill_timeout */
         cleanup_docker_spec struct tdrv_docker_spec spec;
@@ -1242,8 +1267,6 @@ int tdrv_docker_stop(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
         tdrv_err_clear(err);
         ks = cJSON_GetObjectItemCaseSensitive(doc, "kill_signal");
     }
-    if (target_open(doc, o->cfg, &t, err) < 0)
-        return -1;
     if (cJSON_IsString(ks) && *ks->valuestring) {
         int sig;
         int64_t code;
@@ -1282,9 +1305,10 @@ int tdrv_docker_signal(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON *
     int sig;
 
     *status = -1;
-    if (!o->signal)
+    sig = o->signo;
+    if (!sig && !o->signal)
         return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "--signal needs a signal");
-    if (parse_signal(o->signal, &sig, err) < 0 || target_open(doc, o->cfg, &t, err) < 0 ||
+    if ((!sig && parse_signal(o->signal, &sig, err) < 0) || target_open(doc, o->cfg, &t, err) < 0 ||
         container_kill(&t.d, t.id, sig, err) < 0)
         return -1;
     *res = tdrv_json_xdup(doc);
@@ -1419,7 +1443,8 @@ int tdrv_docker_logs(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
     }
     for (size_t s = 0; s < TDRV_ARRAY_LEN(names); s++) {
         for (int i = LOG_MAX_FILES - 1; i >= 0; i--) {
-            cleanup_free char *f = tdrv_xasprintf("%s/%s.%s.%d", p.logs, p.task, names[s], i);
+            cleanup_free char *f = i ? tdrv_xasprintf("%s/%s.log.%d", p.logs, names[s], i)
+                                     : tdrv_xasprintf("%s/%s.log", p.logs, names[s]);
             cleanup_close int fd = open(f, O_RDONLY | O_CLOEXEC);
             char buf[65536];
             ssize_t n;
@@ -1551,4 +1576,91 @@ int tdrv_docker_list(const struct tdrv_docker_run_opts *o, cJSON **res, struct t
         tdrv_json_append(tasks, t);
     }
     return 0;
+}
+
+/* ---- tdrv-run's dispatch ---- */
+
+static int is_docker(const cJSON *doc)
+{
+    const cJSON *drv = cJSON_GetObjectItemCaseSensitive(doc, "driver");
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(doc, "handle");
+
+    if (cJSON_IsString(drv) && !strcmp(drv->valuestring, "docker"))
+        return 1;
+    drv = cJSON_GetObjectItemCaseSensitive(h, "driver");
+    return cJSON_IsString(drv) && !strcmp(drv->valuestring, "docker");
+}
+
+int tdrv_docker_wants(const struct tdrv_run_req *rq, const struct tdrv_config *cfg,
+                      const cJSON *doc)
+{
+    cleanup_json cJSON *named = NULL;
+    cleanup_json cJSON *state = NULL;
+    cleanup_paths struct paths p = {0};
+    struct tdrv_err e = {0};
+
+    if (rq->action == TDRV_RUN_LIST)
+        return 0;
+    if (doc)
+        return is_docker(doc);
+    if (!rq->alloc_id || !rq->task)
+        return 0;
+    named = tdrv_json_xobj();
+    tdrv_json_add_str(named, "alloc_id", rq->alloc_id);
+    tdrv_json_add_str(named, "task", rq->task);
+    if (paths_get(named, cfg, &p, &e) < 0 || tdrv_doc_read_file(p.state, 1u << 24, &state, &e) < 0)
+        return 0;
+    return is_docker(state);
+}
+
+int tdrv_docker_dispatch(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON *doc,
+                         cJSON **out, int *status, struct tdrv_err *err)
+{
+    struct tdrv_docker_run_opts o = {.cfg = cfg};
+    cleanup_json cJSON *named = NULL;
+    int rc;
+
+    *out = NULL;
+    *status = -1;
+    if (!doc) {
+        named = tdrv_json_xobj();
+        tdrv_json_add_str(named, "alloc_id", rq->alloc_id ? rq->alloc_id : "");
+        tdrv_json_add_str(named, "task", rq->task ? rq->task : "");
+        doc = named;
+    }
+    o.follow = rq->follow;
+    o.signo = rq->signal;
+    o.exec_argv = rq->exec_argv;
+    switch (rq->action) {
+    case TDRV_RUN_FOREGROUND:
+        rc = tdrv_docker_run(doc, &o, out, status, err);
+        if (rc < 0 && err->code != TDRV_E_USAGE && !err->passthrough)
+            *status = 125;
+        return rc;
+    case TDRV_RUN_DRY_RUN:
+        o.dry_run = 1;
+        return tdrv_docker_run(doc, &o, out, status, err);
+    case TDRV_RUN_DETACH:
+        o.detach = 1;
+        return tdrv_docker_run(doc, &o, out, status, err);
+    case TDRV_RUN_WAIT:
+        return tdrv_docker_wait(doc, &o, out, status, err);
+    case TDRV_RUN_STOP:
+        return tdrv_docker_stop(doc, &o, out, status, err);
+    case TDRV_RUN_SIGNAL:
+        return tdrv_docker_signal(doc, &o, out, status, err);
+    case TDRV_RUN_EXEC:
+        rc = tdrv_docker_exec(doc, &o, out, status, err);
+        cJSON_Delete(*out); /* as the oci backend: nothing on stdout but the command's */
+        *out = NULL;
+        return rc;
+    case TDRV_RUN_INSPECT:
+        return tdrv_docker_inspect(doc, &o, out, status, err);
+    case TDRV_RUN_STATS:
+        return tdrv_docker_stats(doc, &o, out, status, err);
+    case TDRV_RUN_LOGS:
+        return tdrv_docker_logs(doc, &o, out, status, err);
+    default:
+        return tdrv_docker_list(&o, out, err);
+    }
 }

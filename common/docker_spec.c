@@ -139,7 +139,7 @@ __attribute__((format(printf, 2, 3))) static int forbidden(struct tdrv_err *err,
 
 /* ---- paths ---- */
 
-void tdrv_path_clean(char *p)
+void tdrv_docker_path_clean(char *p)
 {
     int rooted = p[0] == '/';
     char *out = p;
@@ -228,7 +228,7 @@ static char *path_resolve(const char *dir, const char *rel)
 {
     char *p = rel[0] == '/' ? tdrv_xstrdup(rel) : tdrv_xasprintf("%s/%s", dir, rel);
 
-    tdrv_path_clean(p);
+    tdrv_docker_path_clean(p);
     return p;
 }
 
@@ -822,7 +822,7 @@ static int volumes_map(const cJSON *cfg, const struct dirs *d, const struct inte
         if (driver && *driver) {
             src = tdrv_xstrdup(spec);
             if (strchr(src, '/'))
-                tdrv_path_clean(src);
+                tdrv_docker_path_clean(src);
         } else if (bind_source(d, what, spec, &src, err) < 0) {
             return -1;
         }

@@ -59,6 +59,6 @@ int tdrv_docker_spec_build(const cJSON *doc, const struct tdrv_docker_spec_ctx *
                            struct tdrv_docker_spec *out, struct tdrv_err *err);
 
 /* Lexically clean a path as Go's filepath.Clean does, in place. */
-void tdrv_path_clean(char *p);
+void tdrv_docker_path_clean(char *p);
 
 #endif

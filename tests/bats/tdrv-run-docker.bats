@@ -3,8 +3,8 @@
 load helpers
 load docker/engine
 
-# The docker backend's front end: tdrv-run once its main.c dispatches on `driver`.
-: "${TDRV_RUN_DOCKER:=tdrv-run-docker}"
+# tdrv-run dispatches `driver: docker` to the docker backend (common/docker_run.h).
+: "${TDRV_RUN_DOCKER:=tdrv-run}"
 IMG=tdrv-test/busybox:1
 
 setup_file() {
@@ -49,12 +49,12 @@ inspect() { docker inspect "web-$ALLOC" | jq -c ".[0].$1"; }
 @test "--help, --version, unknown option, malformed document" {
     run --separate-stderr "$TDRV_RUN_DOCKER" --help
     assert_success
-    assert_output --partial "usage: tdrv-run-docker"
+    assert_output --partial "usage: tdrv-run"
     run --separate-stderr "$TDRV_RUN_DOCKER" --version
     assert_success
     run --separate-stderr -64 "$TDRV_RUN_DOCKER" --bogus
     jq -e '.error.exit == 64' <<<"$output"
-    run --separate-stderr -125 "$TDRV_RUN_DOCKER" <<<'{"alloc_id":'
+    run --separate-stderr -65 "$TDRV_RUN_DOCKER" <<<'{"alloc_id":'
     jq -e '.error.exit == 65' <<<"$output"
 }
 
@@ -68,8 +68,8 @@ inspect() { docker inspect "web-$ALLOC" | jq -c ".[0].$1"; }
     run docker ps -aq --filter "label=io.tdrv.alloc_id=$ALLOC"
     assert_output ""
     # logs copied into the task's logs/ and the result into state.json
-    assert_equal "$(cat "$TDRV_ROOT/allocs/$ALLOC/web/logs/web.stdout.0")" "out"
-    assert_equal "$(cat "$TDRV_ROOT/allocs/$ALLOC/web/logs/web.stderr.0")" "err"
+    assert_equal "$(cat "$TDRV_ROOT/allocs/$ALLOC/web/logs/stdout.log")" "out"
+    assert_equal "$(cat "$TDRV_ROOT/allocs/$ALLOC/web/logs/stderr.log")" "err"
     jq -e '.result.exit_code == 3' "$TDRV_ROOT/allocs/$ALLOC/web/state.json"
 }
 
@@ -292,8 +292,8 @@ EOF
     run --separate-stderr "$TDRV_RUN_DOCKER" --signal SIGUSR2 <<<"$h"
     assert_success
     run --separate-stderr "$TDRV_RUN_DOCKER" --list
-    jq -e --arg a "$ALLOC" 'any(.tasks[]; .alloc_id == $a and .state == "running")' <<<"$output"
-    for _ in $(seq 50); do grep -q got-usr2 "$TDRV_ROOT/allocs/$ALLOC/web/logs/web.stdout.0" && break; sleep 0.1; done
+    jq -e --arg a "$ALLOC" 'any(.tasks[]; .alloc_id == $a and .state == "running" and .lease_held)' <<<"$output"
+    for _ in $(seq 50); do grep -q got-usr2 "$TDRV_ROOT/allocs/$ALLOC/web/logs/stdout.log" && break; sleep 0.1; done
     run --separate-stderr "$TDRV_RUN_DOCKER" --logs --alloc "$ALLOC" --task web
     assert_line started
     assert_line got-usr2
@@ -327,7 +327,7 @@ EOF
     run --separate-stderr "$TDRV_RUN_DOCKER" --stop <<<"$h"
     assert_success
     jq -e '.result.exit_code == 0' <<<"$output"
-    grep -q term "$TDRV_ROOT/allocs/$ALLOC/web/logs/web.stdout.0"
+    grep -q term "$TDRV_ROOT/allocs/$ALLOC/web/logs/stdout.log"
 }
 
 @test "foreground: SIGTERM to tdrv-run is forwarded to the task" {

@@ -765,7 +765,7 @@ static void test_path_clean(void)
         char buf[128];
 
         snprintf(buf, sizeof(buf), "%s", t[i].in);
-        tdrv_path_clean(buf);
+        tdrv_docker_path_clean(buf);
         CHECK_STR(buf, t[i].want, "path_clean '%s'", t[i].in);
     }
 }

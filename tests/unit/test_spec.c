@@ -13,17 +13,18 @@
 
 void test_spec(void);
 
-#define IMG_EP "{\"config\":{\"Entrypoint\":[\"/e\"],\"Cmd\":[\"d\"],\"Env\":[\"FOO=img\",\"BAR=img\"]}}"
+#define IMG_EP                                                                                     \
+    "{\"config\":{\"Entrypoint\":[\"/e\"],\"Cmd\":[\"d\"],\"Env\":[\"FOO=img\",\"BAR=img\"]}}"
 #define IMG_CMD "{\"config\":{\"Cmd\":[\"sh\"],\"Env\":[\"PATH=/bin\"],\"WorkingDir\":\"/w\"}}"
 
 enum {
-    PRIV = 1,   /* allow_privileged */
-    NOVOL = 2,  /* volumes.enabled = false */
+    PRIV = 1,  /* allow_privileged */
+    NOVOL = 2, /* volumes.enabled = false */
 };
 
 static const struct {
-    const char *doc;  /* the task document, alloc "a1", task "web" added */
-    const char *img;  /* image config */
+    const char *doc; /* the task document, alloc "a1", task "web" added */
+    const char *img; /* image config */
     int flags;
     const char *path; /* "process.args", or "mount:/dst", or "env:NAME" */
     const char *want; /* unformatted JSON (or env value), NULL: path absent */
@@ -65,21 +66,20 @@ static const struct {
      "config: unknown option 'bogus' for driver 'oci'"},
     {"{\"config\":{\"image\":\"i\",\"net\":[\"host\"]}}", IMG_CMD, 0, NULL, NULL, 65,
      "config: unknown option 'net' for driver 'oci'"},
-    {"{\"driver\":\"rkt\",\"config\":{\"image\":\"i\",\"cap_add\":[\"CHOWN\"]}}", IMG_CMD, 0,
-     NULL, NULL, 65, "config: unknown option 'cap_add' for driver 'rkt'"},
-    {"{\"driver\":\"containerd-driver\",\"config\":{\"image\":\"i\",\"work_dir\":\"/x\"}}",
-     IMG_CMD, 0, NULL, NULL, 65,
-     "config: unknown option 'work_dir' for driver 'containerd-driver'"},
+    {"{\"driver\":\"rkt\",\"config\":{\"image\":\"i\",\"cap_add\":[\"CHOWN\"]}}", IMG_CMD, 0, NULL,
+     NULL, 65, "config: unknown option 'cap_add' for driver 'rkt'"},
+    {"{\"driver\":\"containerd-driver\",\"config\":{\"image\":\"i\",\"work_dir\":\"/x\"}}", IMG_CMD,
+     0, NULL, NULL, 65, "config: unknown option 'work_dir' for driver 'containerd-driver'"},
     {"{\"driver\":\"lxc\",\"config\":{\"image\":\"i\"}}", IMG_CMD, 0, NULL, NULL, 65,
      "request.driver: 'lxc' is not a daemonless driver (oci, rkt, containerd-driver)"},
-    {"{\"config\":{\"image\":\"i\",\"ipv4_address\":\"10.0.0.2\"}}", IMG_CMD, 0, NULL, NULL,
-     65, "config.ipv4_address: not supported by the oci backend"},
+    {"{\"config\":{\"image\":\"i\",\"ipv4_address\":\"10.0.0.2\"}}", IMG_CMD, 0, NULL, NULL, 65,
+     "config.ipv4_address: not supported by the oci backend"},
     /* working directory */
     {"{\"config\":{\"image\":\"i\"}}", IMG_CMD, 0, "process.cwd", "\"/w\"", 0, NULL},
-    {"{\"config\":{\"image\":\"i\",\"work_dir\":\"/srv\"}}", IMG_CMD, 0, "process.cwd",
-     "\"/srv\"", 0, NULL},
-    {"{\"driver\":\"containerd-driver\",\"config\":{\"image\":\"i\",\"cwd\":\"rel\"}}", IMG_CMD,
-     0, NULL, NULL, 65, "config.cwd: 'rel' must be an absolute path"},
+    {"{\"config\":{\"image\":\"i\",\"work_dir\":\"/srv\"}}", IMG_CMD, 0, "process.cwd", "\"/srv\"",
+     0, NULL},
+    {"{\"driver\":\"containerd-driver\",\"config\":{\"image\":\"i\",\"cwd\":\"rel\"}}", IMG_CMD, 0,
+     NULL, NULL, 65, "config.cwd: 'rel' must be an absolute path"},
     /* user and groups from the image's files */
     {"{\"config\":{\"image\":\"i\"},\"user\":\"nobody\"}", IMG_CMD, 0, "process.user",
      "{\"uid\":65534,\"gid\":65534,\"additionalGids\":[100]}", 0, NULL},
@@ -95,10 +95,10 @@ static const struct {
     {"{\"config\":{\"image\":\"i\"},\"user\":\"nobody\"}", IMG_CMD, 0, "env:HOME", "/nonexistent",
      0, NULL},
     /* environment: image < task < NOMAD_* */
-    {"{\"config\":{\"image\":\"i\"},\"env\":{\"FOO\":\"task\",\"NOMAD_TASK_NAME\":\"x\"}}",
-     IMG_EP, 0, "env:FOO", "task", 0, NULL},
-    {"{\"config\":{\"image\":\"i\"},\"env\":{\"FOO\":\"task\"}}", IMG_EP, 0, "env:BAR", "img",
-     0, NULL},
+    {"{\"config\":{\"image\":\"i\"},\"env\":{\"FOO\":\"task\",\"NOMAD_TASK_NAME\":\"x\"}}", IMG_EP,
+     0, "env:FOO", "task", 0, NULL},
+    {"{\"config\":{\"image\":\"i\"},\"env\":{\"FOO\":\"task\"}}", IMG_EP, 0, "env:BAR", "img", 0,
+     NULL},
     {"{\"config\":{\"image\":\"i\"},\"env\":{\"NOMAD_TASK_NAME\":\"x\"}}", IMG_EP, 0,
      "env:NOMAD_TASK_NAME", "web", 0, NULL},
     {"{\"config\":{\"image\":\"i\"},\"env\":{\"A\":\"${NOMAD_ALLOC_ID}-${B}\",\"B\":\"b\"}}",
@@ -110,10 +110,10 @@ static const struct {
     {"{\"config\":{\"image\":\"i\"}}", IMG_EP, 0, "env:NOMAD_ALLOC_DIR", "/alloc", 0, NULL},
     /* hostname */
     {"{\"config\":{\"image\":\"i\"}}", IMG_EP, 0, "hostname", "\"web\"", 0, NULL},
-    {"{\"driver\":\"rkt\",\"config\":{\"image\":\"i\"}}", IMG_EP, 0, "hostname", "\"rkt-a1\"",
-     0, NULL},
-    {"{\"config\":{\"image\":\"i\",\"hostname\":\"h-${NOMAD_TASK_NAME}\"}}", IMG_EP, 0,
-     "hostname", "\"h-web\"", 0, NULL},
+    {"{\"driver\":\"rkt\",\"config\":{\"image\":\"i\"}}", IMG_EP, 0, "hostname", "\"rkt-a1\"", 0,
+     NULL},
+    {"{\"config\":{\"image\":\"i\",\"hostname\":\"h-${NOMAD_TASK_NAME}\"}}", IMG_EP, 0, "hostname",
+     "\"h-web\"", 0, NULL},
     /* volumes and mounts */
     {"{\"config\":{\"image\":\"i\",\"volumes\":[\"/h:/c:readOnly\"]}}", IMG_EP, 0, "mount:/c",
      "{\"destination\":\"/c\",\"type\":\"bind\",\"source\":\"/h\",\"options\":[\"rbind\","
@@ -144,8 +144,8 @@ static const struct {
      "{\"destination\":\"/b\",\"type\":\"bind\",\"source\":\"/s\",\"options\":[\"rbind\","
      "\"ro\"]}",
      0, NULL},
-    {"{\"config\":{\"image\":\"i\",\"mounts\":[{\"type\":\"nfs\",\"target\":\"/b\"}]}}", IMG_EP,
-     0, NULL, NULL, 65, "config.mounts[0].type: 'nfs' is not one of bind, volume, tmpfs"},
+    {"{\"config\":{\"image\":\"i\",\"mounts\":[{\"type\":\"nfs\",\"target\":\"/b\"}]}}", IMG_EP, 0,
+     NULL, NULL, 65, "config.mounts[0].type: 'nfs' is not one of bind, volume, tmpfs"},
     {"{\"driver\":\"containerd-driver\",\"config\":{\"image\":\"i\",\"mounts\":[{\"type\":"
      "\"bind\",\"target\":\"/b\",\"source\":\"/s\"}]}}",
      IMG_EP, 0, NULL, NULL, 65,
@@ -183,10 +183,10 @@ static const struct {
      "process.capabilities.effective", "[]", 0, NULL},
     {"{\"config\":{\"image\":\"i\",\"privileged\":true}}", IMG_EP, 0, NULL, NULL, 77,
      "config.privileged: privileged mode is disabled by the operator (allow_privileged)"},
-    {"{\"config\":{\"image\":\"i\",\"privileged\":true}}", IMG_EP, PRIV, "linux.seccomp", NULL,
+    {"{\"config\":{\"image\":\"i\",\"privileged\":true}}", IMG_EP, PRIV, "linux.seccomp", NULL, 0,
+     NULL},
+    {"{\"config\":{\"image\":\"i\",\"privileged\":true}}", IMG_EP, PRIV, "linux.maskedPaths", NULL,
      0, NULL},
-    {"{\"config\":{\"image\":\"i\",\"privileged\":true}}", IMG_EP, PRIV, "linux.maskedPaths",
-     NULL, 0, NULL},
     /* security */
     {"{\"config\":{\"image\":\"i\"}}", IMG_EP, 0, "linux.seccomp.defaultAction",
      "\"SCMP_ACT_ALLOW\"", 0, NULL},
@@ -196,33 +196,32 @@ static const struct {
      "process.noNewPrivileges", "true", 0, NULL},
     {"{\"config\":{\"image\":\"i\",\"security_opt\":[\"bogus\"]}}", IMG_EP, 0, NULL, NULL, 65,
      "config.security_opt[0]: invalid 'bogus'"},
-    {"{\"driver\":\"containerd-driver\",\"config\":{\"image\":\"i\"}}", IMG_EP, 0,
-     "linux.seccomp", NULL, 0, NULL},
-    {"{\"driver\":\"containerd-driver\",\"config\":{\"image\":\"i\",\"seccomp\":true}}", IMG_EP,
-     0, "linux.seccomp.defaultAction", "\"SCMP_ACT_ALLOW\"", 0, NULL},
+    {"{\"driver\":\"containerd-driver\",\"config\":{\"image\":\"i\"}}", IMG_EP, 0, "linux.seccomp",
+     NULL, 0, NULL},
+    {"{\"driver\":\"containerd-driver\",\"config\":{\"image\":\"i\",\"seccomp\":true}}", IMG_EP, 0,
+     "linux.seccomp.defaultAction", "\"SCMP_ACT_ALLOW\"", 0, NULL},
     {"{\"driver\":\"containerd-driver\",\"config\":{\"image\":\"i\",\"seccomp_profile\":\"/p\"}}",
      IMG_EP, 0, NULL, NULL, 65,
      "config.seccomp_profile: seccomp must be set to true to use seccomp_profile"},
-    {"{\"config\":{\"image\":\"i\",\"readonly_rootfs\":true}}", IMG_EP, 0, "root.readonly",
-     "true", 0, NULL},
+    {"{\"config\":{\"image\":\"i\",\"readonly_rootfs\":true}}", IMG_EP, 0, "root.readonly", "true",
+     0, NULL},
     {"{\"config\":{\"image\":\"i\"}}", IMG_EP, 0, "linux.readonlyPaths",
-     "[\"/proc/bus\",\"/proc/fs\",\"/proc/irq\",\"/proc/sys\",\"/proc/sysrq-trigger\"]", 0,
-     NULL},
+     "[\"/proc/bus\",\"/proc/fs\",\"/proc/irq\",\"/proc/sys\",\"/proc/sysrq-trigger\"]", 0, NULL},
     /* resources */
-    {"{\"config\":{\"image\":\"i\"},\"resources\":{\"memory\":256,\"memory_max\":512}}", IMG_EP,
-     0, "linux.resources.memory",
-     "{\"limit\":536870912,\"swap\":536870912,\"reservation\":268435456}", 0, NULL},
+    {"{\"config\":{\"image\":\"i\"},\"resources\":{\"memory\":256,\"memory_max\":512}}", IMG_EP, 0,
+     "linux.resources.memory", "{\"limit\":536870912,\"swap\":536870912,\"reservation\":268435456}",
+     0, NULL},
     {"{\"config\":{\"image\":\"i\",\"memory_hard_limit\":300},\"resources\":{\"memory\":256}}",
      IMG_EP, 0, "linux.resources.memory.limit", "314572800", 0, NULL},
     {"{\"config\":{\"image\":\"i\"},\"resources\":{\"memory\":\"128Mi\"}}", IMG_EP, 0,
      "linux.resources.memory", "{\"limit\":134217728,\"swap\":134217728}", 0, NULL},
-    {"{\"config\":{\"image\":\"i\"},\"resources\":{\"memory\":512,\"memory_max\":256}}", IMG_EP,
-     0, NULL, NULL, 65,
+    {"{\"config\":{\"image\":\"i\"},\"resources\":{\"memory\":512,\"memory_max\":256}}", IMG_EP, 0,
+     NULL, NULL, 65,
      "request.resources.memory: task memory requirements exceed driver hard limit of 256 MB"},
-    {"{\"config\":{\"image\":\"i\"},\"resources\":{\"memory\":\"12q\"}}", IMG_EP, 0, NULL, NULL,
-     65, NULL},
-    {"{\"config\":{\"image\":\"i\"},\"resources\":{\"cpu\":500}}", IMG_EP, 0,
-     "linux.resources.cpu", "{\"shares\":500}", 0, NULL},
+    {"{\"config\":{\"image\":\"i\"},\"resources\":{\"memory\":\"12q\"}}", IMG_EP, 0, NULL, NULL, 65,
+     NULL},
+    {"{\"config\":{\"image\":\"i\"},\"resources\":{\"cpu\":500}}", IMG_EP, 0, "linux.resources.cpu",
+     "{\"shares\":500}", 0, NULL},
     {"{\"config\":{\"image\":\"i\"},\"resources\":{\"cpu\":\"750m\"}}", IMG_EP, 0,
      "linux.resources.cpu", "{\"shares\":768}", 0, NULL},
     {"{\"config\":{\"image\":\"i\",\"cpu_hard_limit\":true},\"resources\":{\"cpu\":\"500m\"}}",
@@ -230,8 +229,8 @@ static const struct {
      NULL},
     {"{\"config\":{\"image\":\"i\",\"cpu_hard_limit\":true,\"cpu_cfs_period\":200000},"
      "\"resources\":{\"cpu\":1000}}",
-     IMG_EP, 0, "linux.resources.cpu", "{\"shares\":1000,\"quota\":100000,\"period\":200000}",
-     0, NULL},
+     IMG_EP, 0, "linux.resources.cpu", "{\"shares\":1000,\"quota\":100000,\"period\":200000}", 0,
+     NULL},
     {"{\"config\":{\"image\":\"i\",\"cpuset_cpus\":\"0-1\"}}", IMG_EP, 0,
      "linux.resources.cpu.cpus", "\"0-1\"", 0, NULL},
     {"{\"config\":{\"image\":\"i\",\"pids_limit\":64}}", IMG_EP, 0, "linux.resources.pids",
@@ -240,35 +239,33 @@ static const struct {
      "500", 0, NULL},
     {"{\"config\":{\"image\":\"i\",\"ulimit\":{\"nofile\":\"2048:4096\"}}}", IMG_EP, 0,
      "process.rlimits", "[{\"type\":\"RLIMIT_NOFILE\",\"hard\":4096,\"soft\":2048}]", 0, NULL},
-    {"{\"config\":{\"image\":\"i\",\"ulimit\":{\"nproc\":\"abc:1\"}}}", IMG_EP, 0, NULL, NULL,
-     65, "config.ulimit.nproc: Malformed soft ulimit 'abc'"},
+    {"{\"config\":{\"image\":\"i\",\"ulimit\":{\"nproc\":\"abc:1\"}}}", IMG_EP, 0, NULL, NULL, 65,
+     "config.ulimit.nproc: Malformed soft ulimit 'abc'"},
     /* namespaces */
     {"{\"config\":{\"image\":\"i\"}}", IMG_EP, 0, "linux.namespaces",
-     "[{\"type\":\"pid\"},{\"type\":\"ipc\"},{\"type\":\"uts\"},{\"type\":\"mount\"}]", 0,
-     NULL},
+     "[{\"type\":\"pid\"},{\"type\":\"ipc\"},{\"type\":\"uts\"},{\"type\":\"mount\"}]", 0, NULL},
     {"{\"config\":{\"image\":\"i\",\"network_mode\":\"none\"}}", IMG_EP, 0, "linux.namespaces",
      "[{\"type\":\"pid\"},{\"type\":\"ipc\"},{\"type\":\"uts\"},{\"type\":\"mount\"},{"
      "\"type\":\"network\"}]",
      0, NULL},
-    {"{\"config\":{\"image\":\"i\"},\"network\":{\"mode\":\"bridge\"}}", IMG_EP, 0, NULL, NULL,
-     65, "network mode 'bridge' is not supported yet by the oci backend (host, none)"},
+    {"{\"config\":{\"image\":\"i\"},\"network\":{\"mode\":\"bridge\"}}", IMG_EP, 0, NULL, NULL, 65,
+     "network mode 'bridge' is not supported yet by the oci backend (host, none)"},
     {"{\"config\":{\"image\":\"i\",\"pid_mode\":\"host\"}}", IMG_EP, 0, NULL, NULL, 77,
      "config.pid_mode: host namespaces need allow_privileged in the operator's config"},
-    {"{\"config\":{\"image\":\"i\",\"sysctl\":{\"net.core.somaxconn\":\"1024\"}}}", IMG_EP, 0,
-     NULL, NULL, 65,
+    {"{\"config\":{\"image\":\"i\",\"sysctl\":{\"net.core.somaxconn\":\"1024\"}}}", IMG_EP, 0, NULL,
+     NULL, 65,
      "config.sysctl.net.core.somaxconn: net.* sysctls need a network namespace (network mode "
      "none)"},
     {"{\"config\":{\"image\":\"i\",\"network_mode\":\"none\",\"sysctl\":{\"net.core."
      "somaxconn\":1024}}}",
      IMG_EP, 0, "linux.sysctl", "{\"net.core.somaxconn\":\"1024\"}", 0, NULL},
     /* labels, logging, kill settings */
-    {"{\"config\":{\"image\":\"i\",\"labels\":{\"team\":\"infra\"}}}", IMG_EP, 0,
-     "annotations",
+    {"{\"config\":{\"image\":\"i\",\"labels\":{\"team\":\"infra\"}}}", IMG_EP, 0, "annotations",
      "{\"team\":\"infra\",\"io.tdrv.alloc_id\":\"a1\",\"io.tdrv.task\":\"web\","
      "\"io.tdrv.driver\":\"oci\"}",
      0, NULL},
-    {"{\"config\":{\"image\":\"i\",\"logging\":{\"type\":\"syslog\"}}}", IMG_EP, 0, NULL, NULL,
-     65, "config.logging.type: 'syslog' is not supported (json-file, local, file)"},
+    {"{\"config\":{\"image\":\"i\",\"logging\":{\"type\":\"syslog\"}}}", IMG_EP, 0, NULL, NULL, 65,
+     "config.logging.type: 'syslog' is not supported (json-file, local, file)"},
     {"{\"kill_signal\":\"SIGNOPE\",\"config\":{\"image\":\"i\"}}", IMG_EP, 0, NULL, NULL, 65,
      "request.kill_signal: unknown signal 'SIGNOPE'"},
     {"{\"config\":{\"image\":\"i\",\"runtime\":\"kata\"}}", IMG_EP, 0, NULL, NULL, 77,
@@ -331,8 +328,12 @@ void test_spec(void)
     char *etc = tdrv_xasprintf("%s/etc", root);
     char *cfgp = tdrv_xasprintf("%s/config.yaml", root);
     const char *roots[] = {root, NULL};
-    struct tdrv_spec_host host = {.cgroup_v2 = 0, .memory_swap = 1, .ncpu = 4, .cpu_mhz = 2000,
-                                  .cap_last = 40, .arch = "x86_64"};
+    struct tdrv_spec_host host = {.cgroup_v2 = 0,
+                                  .memory_swap = 1,
+                                  .ncpu = 4,
+                                  .cpu_mhz = 2000,
+                                  .cap_last = 40,
+                                  .arch = "x86_64"};
     struct tdrv_config cfg;
     struct tdrv_err err = {0};
 
