@@ -353,6 +353,7 @@ static int opt_map(const cJSON *cfg, const char *key, cJSON **out, struct tdrv_e
 struct interp {
     struct tdrv_interp ctx;
     const char *alloc_id;
+    const struct tdrv_config *cfg;
 };
 
 static char *interp(const struct interp *ip, const char *s)
@@ -1391,6 +1392,7 @@ static int build_env(const cJSON *doc, const cJSON *cfg, const struct port *port
     const char *task = NULL;
     const char *group = NULL;
     const char *job = NULL;
+    const char *ns = NULL;
     char num[32];
     struct interp ip = *ipbase;
 
@@ -1398,6 +1400,7 @@ static int build_env(const cJSON *doc, const cJSON *cfg, const struct port *port
         tdrv_json_str(doc, "task", TDRV_REQUIRED, &task, err) < 0 ||
         tdrv_json_str(doc, "group", TDRV_OPTIONAL, &group, err) < 0 ||
         tdrv_json_str(doc, "job", TDRV_OPTIONAL, &job, err) < 0 ||
+        tdrv_json_str(doc, "namespace", TDRV_OPTIONAL, &ns, err) < 0 ||
         opt_map(cfg, "port_map", &port_map, err) < 0)
         return -1;
     if (user && !cJSON_IsObject(user))
@@ -1410,11 +1413,17 @@ static int build_env(const cJSON *doc, const cJSON *cfg, const struct port *port
     env_set(env, "NOMAD_TASK_DIR", "/local");
     env_set(env, "NOMAD_SECRETS_DIR", "/secrets");
     env_set(env, "NOMAD_ALLOC_ID", alloc_id);
+    snprintf(num, sizeof(num), "%.8s", alloc_id);
+    env_set(env, "NOMAD_SHORT_ALLOC_ID", num);
     env_set(env, "NOMAD_TASK_NAME", task);
-    if (group)
-        env_set(env, "NOMAD_GROUP_NAME", group);
+    env_set(env, "NOMAD_GROUP_NAME", group ? group : task);
     if (job)
         env_set(env, "NOMAD_JOB_NAME", job);
+    if (ns)
+        env_set(env, "NOMAD_NAMESPACE", ns);
+    env_set(env, "NOMAD_DC",
+            ipbase->cfg && ipbase->cfg->datacenter ? ipbase->cfg->datacenter : "dc1");
+    env_set(env, "NOMAD_REGION", "global");
     snprintf(num, sizeof(num), "%lld", (long long)cpu);
     env_set(env, "NOMAD_CPU_LIMIT", num);
     snprintf(num, sizeof(num), "%lld", (long long)mem);
@@ -1445,8 +1454,8 @@ static int build_env(const cJSON *doc, const cJSON *cfg, const struct port *port
         cleanup_free char *l = env_clean(ports[i].label);
         const cJSON *m = port_map ? get(port_map, ports[i].label) : NULL;
         const char *hip = ports[i].host_ip ? ports[i].host_ip : "127.0.0.1";
-        char *names[4];
-        char val[4][300];
+        char *names[6];
+        char val[6][300];
         long long to = ports[i].to > 0 ? ports[i].to : ports[i].value;
 
         if (!ports[i].value)
@@ -1457,12 +1466,16 @@ static int build_env(const cJSON *doc, const cJSON *cfg, const struct port *port
         names[1] = tdrv_xasprintf("NOMAD_HOST_PORT_%s", l);
         names[2] = tdrv_xasprintf("NOMAD_IP_%s", l);
         names[3] = tdrv_xasprintf("NOMAD_ADDR_%s", l);
+        names[4] = tdrv_xasprintf("NOMAD_HOST_IP_%s", l);
+        names[5] = tdrv_xasprintf("NOMAD_HOST_ADDR_%s", l);
         snprintf(val[0], sizeof(val[0]), "%lld", to);
         snprintf(val[1], sizeof(val[1]), "%lld", (long long)ports[i].value);
         snprintf(val[2], sizeof(val[2]), "%s", hip);
         snprintf(val[3], sizeof(val[3]), strchr(hip, ':') ? "[%s]:%lld" : "%s:%lld", hip,
                  (long long)ports[i].value);
-        for (int j = 0; j < 4; j++) {
+        snprintf(val[4], sizeof(val[4]), "%s", val[2]);
+        snprintf(val[5], sizeof(val[5]), "%s", val[3]);
+        for (int j = 0; j < 6; j++) {
             env_set(env, names[j], val[j]);
             free(names[j]);
         }
@@ -1793,6 +1806,7 @@ int tdrv_docker_spec_build(const cJSON *doc, const struct tdrv_docker_spec_ctx *
     ip.ctx.meta = ctx->cfg ? ctx->cfg->meta : NULL;
     ip.ctx.node = node;
     ip.alloc_id = alloc_id;
+    ip.cfg = ctx->cfg;
     if (build_env(doc, cfg, ports, nports, cpu, mem, mem_max, &ip, &out->env, err) < 0) {
         cJSON_Delete(host);
         return -1;

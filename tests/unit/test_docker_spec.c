@@ -119,10 +119,14 @@ static const struct spec_case cases[] = {
      {{"User", "\"nobody\""},
       {"Env",
        "[\"NOMAD_ALLOC_DIR=/alloc\",\"NOMAD_TASK_DIR=/local\",\"NOMAD_SECRETS_DIR=/secrets\","
-       "\"NOMAD_ALLOC_ID=a1\",\"NOMAD_TASK_NAME=web\",\"NOMAD_GROUP_NAME=g\","
+       "\"NOMAD_ALLOC_ID=a1\",\"NOMAD_SHORT_ALLOC_ID=a1\",\"NOMAD_TASK_NAME=web\",\"NOMAD_GROUP_"
+       "NAME=g\","
+       "\"NOMAD_DC=dc1\",\"NOMAD_REGION=global\","
        "\"NOMAD_CPU_LIMIT=500\",\"NOMAD_MEMORY_LIMIT=256\",\"NOMAD_META_TEAM=infra\","
        "\"NOMAD_META_team=infra\",\"NOMAD_PORT_db=6379\",\"NOMAD_HOST_PORT_db=23456\","
-       "\"NOMAD_IP_db=10.0.0.1\",\"NOMAD_ADDR_db=10.0.0.1:23456\",\"A=b\",\"P=6379\"]"}}},
+       "\"NOMAD_IP_db=10.0.0.1\",\"NOMAD_ADDR_db=10.0.0.1:23456\","
+       "\"NOMAD_HOST_IP_db=10.0.0.1\",\"NOMAD_HOST_ADDR_db=10.0.0.1:23456\",\"A=b\","
+       "\"P=6379\"]"}}},
     {"labels",
      DOC(IMG ",\"labels\":{\"a\":\"b\",\"io.tdrv.alloc_id\":\"bad\"}"),
      0,
