@@ -1124,7 +1124,7 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
                 tdrv_json_set(doc, "handle", tdrv_json_xdup(h));
             }
         }
-        *res = tdrv_json_xdup(doc);
+        *res = doc; /* the caller's own document, as tdrv_run() answers */
         return 0;
     }
     tdrv_json_set(state, "handle", handle_json(&p, &d, id, &spec, (long)getpid()));
@@ -1134,7 +1134,7 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
         return -1;
     tdrv_json_set(doc, "result", result);
     *status = status_of(result);
-    *res = tdrv_json_xdup(doc);
+    *res = doc; /* the caller's own document, as tdrv_run() answers */
     return 0;
 }
 
@@ -1230,7 +1230,7 @@ int tdrv_docker_wait(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
         return -1;
     tdrv_json_set(doc, "result", result);
     *status = status_of(result);
-    *res = tdrv_json_xdup(doc);
+    *res = doc; /* the caller's own document, as tdrv_run() answers */
     return 0;
 }
 
@@ -1294,7 +1294,7 @@ int tdrv_docker_stop(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
         return -1;
     tdrv_json_set(doc, "result", result);
     *status = status_of(result);
-    *res = tdrv_json_xdup(doc);
+    *res = doc; /* the caller's own document, as tdrv_run() answers */
     return 0;
 }
 
@@ -1311,7 +1311,7 @@ int tdrv_docker_signal(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON *
     if ((!sig && parse_signal(o->signal, &sig, err) < 0) || target_open(doc, o->cfg, &t, err) < 0 ||
         container_kill(&t.d, t.id, sig, err) < 0)
         return -1;
-    *res = tdrv_json_xdup(doc);
+    *res = doc; /* the caller's own document, as tdrv_run() answers */
     return 0;
 }
 
@@ -1613,6 +1613,45 @@ int tdrv_docker_wants(const struct tdrv_run_req *rq, const struct tdrv_config *c
     return is_docker(state);
 }
 
+static int dispatch(const struct tdrv_run_req *rq, struct tdrv_docker_run_opts *o, cJSON *doc,
+                    cJSON **out, int *status, struct tdrv_err *err)
+{
+    int rc;
+
+    switch (rq->action) {
+    case TDRV_RUN_FOREGROUND:
+        rc = tdrv_docker_run(doc, o, out, status, err);
+        if (rc < 0 && err->code != TDRV_E_USAGE && !err->passthrough)
+            *status = 125;
+        return rc;
+    case TDRV_RUN_DRY_RUN:
+        o->dry_run = 1;
+        return tdrv_docker_run(doc, o, out, status, err);
+    case TDRV_RUN_DETACH:
+        o->detach = 1;
+        return tdrv_docker_run(doc, o, out, status, err);
+    case TDRV_RUN_WAIT:
+        return tdrv_docker_wait(doc, o, out, status, err);
+    case TDRV_RUN_STOP:
+        return tdrv_docker_stop(doc, o, out, status, err);
+    case TDRV_RUN_SIGNAL:
+        return tdrv_docker_signal(doc, o, out, status, err);
+    case TDRV_RUN_EXEC:
+        rc = tdrv_docker_exec(doc, o, out, status, err);
+        cJSON_Delete(*out); /* as the oci backend: nothing on stdout but the command's */
+        *out = NULL;
+        return rc;
+    case TDRV_RUN_INSPECT:
+        return tdrv_docker_inspect(doc, o, out, status, err);
+    case TDRV_RUN_STATS:
+        return tdrv_docker_stats(doc, o, out, status, err);
+    case TDRV_RUN_LOGS:
+        return tdrv_docker_logs(doc, o, out, status, err);
+    default:
+        return tdrv_docker_list(o, out, err);
+    }
+}
+
 int tdrv_docker_dispatch(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON *doc,
                          cJSON **out, int *status, struct tdrv_err *err)
 {
@@ -1631,36 +1670,8 @@ int tdrv_docker_dispatch(const struct tdrv_run_req *rq, const struct tdrv_config
     o.follow = rq->follow;
     o.signo = rq->signal;
     o.exec_argv = rq->exec_argv;
-    switch (rq->action) {
-    case TDRV_RUN_FOREGROUND:
-        rc = tdrv_docker_run(doc, &o, out, status, err);
-        if (rc < 0 && err->code != TDRV_E_USAGE && !err->passthrough)
-            *status = 125;
-        return rc;
-    case TDRV_RUN_DRY_RUN:
-        o.dry_run = 1;
-        return tdrv_docker_run(doc, &o, out, status, err);
-    case TDRV_RUN_DETACH:
-        o.detach = 1;
-        return tdrv_docker_run(doc, &o, out, status, err);
-    case TDRV_RUN_WAIT:
-        return tdrv_docker_wait(doc, &o, out, status, err);
-    case TDRV_RUN_STOP:
-        return tdrv_docker_stop(doc, &o, out, status, err);
-    case TDRV_RUN_SIGNAL:
-        return tdrv_docker_signal(doc, &o, out, status, err);
-    case TDRV_RUN_EXEC:
-        rc = tdrv_docker_exec(doc, &o, out, status, err);
-        cJSON_Delete(*out); /* as the oci backend: nothing on stdout but the command's */
-        *out = NULL;
-        return rc;
-    case TDRV_RUN_INSPECT:
-        return tdrv_docker_inspect(doc, &o, out, status, err);
-    case TDRV_RUN_STATS:
-        return tdrv_docker_stats(doc, &o, out, status, err);
-    case TDRV_RUN_LOGS:
-        return tdrv_docker_logs(doc, &o, out, status, err);
-    default:
-        return tdrv_docker_list(&o, out, err);
-    }
+    rc = dispatch(rq, &o, doc, out, status, err);
+    if (*out && *out == named)
+        named = NULL; /* the answer is the document itself: the caller owns it now */
+    return rc;
 }

@@ -414,7 +414,30 @@ fault() {
     assert_output ""
 }
 
-@test "same task document under driver docker and driver oci" {
-    command -v tdrv-run >/dev/null || skip "tdrv-run (oci backend) has not landed in this branch"
-    skip "wire once tdrv-run dispatches on driver"
+@test "same task document under driver docker and driver oci: env, ports, exit status, logs" {
+    command -v runc >/dev/null || skip "needs runc for the oci backend"
+    tdrv-pull --load "$TDRV_ENGINE_DIR/img.tar" "$IMG" >/dev/null
+    # a port without `to`: the oci backend here runs on the host network, where the
+    # container side is the host port (the docker bridge maps `to`; see docs/docker-driver.md)
+    port=$(tdrv_free_port 46000 49999)
+    for drv in docker oci; do
+        jq -c --arg d "$drv" --arg a "$ALLOC-$drv" '.driver = $d | .alloc_id = $a' \
+            <(sh_task 'env | grep -v -e ^HOSTNAME= -e ^NOMAD_ALLOC_ID= -e ^NOMAD_SHORT_ALLOC_ID= | sort; echo to-stderr >&2; exit 7' \
+                "\"env\":{\"GREETING\":\"hi \${NOMAD_TASK_NAME}\"},\"meta\":{\"team\":\"x\"},\"resources\":{\"cpu\":100,\"memory\":64},\"ports\":[{\"label\":\"db\",\"value\":$port,\"host_ip\":\"127.0.0.1\"}]" \
+                '"hostname":"web"') >"$BATS_TEST_TMPDIR/$drv.json"
+        rc=0
+        tdrv-run --result-fd 3 <"$BATS_TEST_TMPDIR/$drv.json" >"$BATS_TEST_TMPDIR/$drv.out" \
+            2>"$BATS_TEST_TMPDIR/$drv.err" 3>"$BATS_TEST_TMPDIR/$drv.result" || rc=$?
+        [ "$rc" = 7 ] || { cat "$BATS_TEST_TMPDIR/$drv.err" "$BATS_TEST_TMPDIR/$drv.out"; false; }
+        jq -e '.result.exit_code == 7' "$BATS_TEST_TMPDIR/$drv.result"
+        cp "$TDRV_ROOT/allocs/$ALLOC-$drv/web/logs/stdout.log" "$BATS_TEST_TMPDIR/$drv.log"
+        cp "$TDRV_ROOT/allocs/$ALLOC-$drv/web/logs/stderr.log" "$BATS_TEST_TMPDIR/$drv.errlog"
+    done
+    grep -qx "GREETING=hi web" "$BATS_TEST_TMPDIR/docker.out"
+    grep -qx "NOMAD_PORT_db=$port" "$BATS_TEST_TMPDIR/docker.out"
+    diff "$BATS_TEST_TMPDIR/oci.out" "$BATS_TEST_TMPDIR/docker.out"
+    diff "$BATS_TEST_TMPDIR/oci.log" "$BATS_TEST_TMPDIR/docker.log"
+    diff "$BATS_TEST_TMPDIR/oci.errlog" "$BATS_TEST_TMPDIR/docker.errlog"
+    grep -qx to-stderr "$BATS_TEST_TMPDIR/docker.err"
+    grep -qx to-stderr "$BATS_TEST_TMPDIR/oci.err"
 }
