@@ -808,9 +808,49 @@ static int container_kill(const struct tdrv_docker *d, const char *id, int sig,
     return engine_json(d, "POST", path, NULL, 0, ok, NULL, NULL, err);
 }
 
+static int container_wait(const struct tdrv_docker *d, const char *id, long timeout_ms,
+                          int64_t *code, struct tdrv_err *err);
+
+/*
+ * Stop as the driver sequences it: kill_signal, up to kill_timeout, then SIGKILL (the
+ * Engine's stop with no grace); without a kill_signal, the Engine's stop with
+ * kill_timeout (the image's STOPSIGNAL or SIGTERM, then SIGKILL).
+ */
+static int stop_sequence(const struct tdrv_docker *d, const char *id, const char *kill_signal,
+                         long timeout_ms, struct tdrv_err *err)
+{
+    static const long ok[] = {304, 404, 0};
+
+    if (kill_signal && *kill_signal) {
+        int sig;
+        int64_t code;
+        struct tdrv_err e = {0};
+        cleanup_free char *path = tdrv_xasprintf("/containers/%s/stop?t=0", id);
+
+        if (parse_signal(kill_signal, &sig, err) < 0)
+            return -1;
+        if (container_kill(d, id, sig, err) < 0 && err->code != TDRV_E_NOINPUT)
+            return -1;
+        tdrv_err_clear(err);
+        if (container_wait(d, id, timeout_ms > 0 ? timeout_ms : 1, &code, &e) < 0 &&
+            engine_json(d, "POST", path, NULL, 0, ok, NULL, NULL, err) < 0)
+            return -1;
+        return 0;
+    }
+    {
+        cleanup_free char *path =
+            tdrv_xasprintf("/containers/%s/stop?t=%ld", id, (timeout_ms + 999) / 1000);
+
+        return engine_json(d, "POST", path, NULL, timeout_ms + ENGINE_TIMEOUT_MS, ok, NULL, NULL,
+                           err);
+    }
+}
+
 struct sig_thread {
     const struct tdrv_docker *d;
     const char *id;
+    const char *kill_signal;
+    long kill_timeout_ms;
     sigset_t set;
 };
 
@@ -824,6 +864,13 @@ static void *sig_thread_main(void *arg)
 
         if (sigwait(&st->set, &sig) != 0)
             continue;
+        if (sig == SIGTERM) {
+            /* a stop request, as the oci backend takes it */
+            tdrv_info("stopping container '%s'", st->id);
+            if (stop_sequence(st->d, st->id, st->kill_signal, st->kill_timeout_ms, &e) < 0)
+                tdrv_warn("%s", e.msg);
+            continue;
+        }
         tdrv_info("forwarding signal %d to container '%s'", sig, st->id);
         if (container_kill(st->d, st->id, sig, &e) < 0)
             tdrv_warn("%s", e.msg);
@@ -892,8 +939,9 @@ static int status_of(const cJSON *result)
  * foreground tdrv-run, or in the monitor a detached run leaves behind; either holds the lease.
  */
 static int supervise(const struct tdrv_docker *d, const struct tdrv_config *cfg,
-                     const struct paths *p, const char *id, cJSON *state, int echo, int tty,
-                     int forward_signals, cJSON **result, struct tdrv_err *err)
+                     const struct paths *p, const char *id, cJSON *state, int echo,
+                     const struct tdrv_docker_spec *spec, int forward_signals, cJSON **result,
+                     struct tdrv_err *err)
 {
     struct copier cp;
     struct log_thread lt = {0};
@@ -905,7 +953,7 @@ static int supervise(const struct tdrv_docker *d, const struct tdrv_config *cfg,
     cleanup_json cJSON *info = NULL;
     int rc = 0;
 
-    if (copier_init(&cp, p, echo, tty, err) < 0) {
+    if (copier_init(&cp, p, echo, spec->tty, err) < 0) {
         copier_release(&cp);
         return -1;
     }
@@ -916,6 +964,8 @@ static int supervise(const struct tdrv_docker *d, const struct tdrv_config *cfg,
     if (forward_signals) {
         st.d = d;
         st.id = id;
+        st.kill_signal = spec->kill_signal;
+        st.kill_timeout_ms = (long)(spec->kill_timeout_ns / NS_PER_MS);
         sigemptyset(&st.set);
         sigaddset(&st.set, SIGTERM);
         sigaddset(&st.set, SIGINT);
@@ -1101,7 +1151,7 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
                 dup2(null, STDOUT_FILENO);
                 dup2(null, STDERR_FILENO);
             }
-            supervise(&d, o->cfg, &p, id, state, 0, spec.tty, 0, &r, &e);
+            supervise(&d, o->cfg, &p, id, state, 0, &spec, 0, &r, &e);
             cJSON_Delete(r);
             _exit(0);
         }
@@ -1130,7 +1180,7 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
     tdrv_json_set(state, "handle", handle_json(&p, &d, id, &spec, (long)getpid()));
     write_state(p.state, state, err);
     tdrv_err_clear(err);
-    if (supervise(&d, o->cfg, &p, id, state, !o->quiet, spec.tty, 1, &result, err) < 0)
+    if (supervise(&d, o->cfg, &p, id, state, !o->quiet, &spec, 1, &result, err) < 0)
         return -1;
     tdrv_json_set(doc, "result", result);
     *status = status_of(result);
@@ -1243,7 +1293,6 @@ int tdrv_docker_stop(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
     const cJSON *kt;
     long timeout_ms;
     cJSON *result = NULL;
-    static const long ok[] = {304, 404, 0};
 
     *status = -1;
     if (target_open(doc, o->cfg, &t, err) < 0)
@@ -1267,29 +1316,8 @@ int tdrv_docker_stop(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
         tdrv_err_clear(err);
         ks = cJSON_GetObjectItemCaseSensitive(doc, "kill_signal");
     }
-    if (cJSON_IsString(ks) && *ks->valuestring) {
-        int sig;
-        int64_t code;
-        struct tdrv_err e = {0};
-        cleanup_free char *path = tdrv_xasprintf("/containers/%s/stop?t=0", t.id);
-
-        if (parse_signal(ks->valuestring, &sig, err) < 0)
-            return -1;
-        if (container_kill(&t.d, t.id, sig, err) < 0 && err->code != TDRV_E_NOINPUT)
-            return -1;
-        tdrv_err_clear(err);
-        /* wait up to kill_timeout, then the Engine's stop with no grace: SIGKILL */
-        if (container_wait(&t.d, t.id, timeout_ms > 0 ? timeout_ms : 1, &code, &e) < 0 &&
-            engine_json(&t.d, "POST", path, NULL, 0, ok, NULL, NULL, err) < 0)
-            return -1;
-    } else {
-        cleanup_free char *path =
-            tdrv_xasprintf("/containers/%s/stop?t=%ld", t.id, (timeout_ms + 999) / 1000);
-
-        if (engine_json(&t.d, "POST", path, NULL, timeout_ms + ENGINE_TIMEOUT_MS, ok, NULL, NULL,
-                        err) < 0)
-            return -1;
-    }
+    if (stop_sequence(&t.d, t.id, cJSON_IsString(ks) ? ks->valuestring : NULL, timeout_ms, err) < 0)
+        return -1;
     if (await_result(&t, &result, err) < 0)
         return -1;
     tdrv_json_set(doc, "result", result);

@@ -330,16 +330,31 @@ EOF
     grep -q term "$TDRV_ROOT/allocs/$ALLOC/web/logs/stdout.log"
 }
 
-@test "foreground: SIGTERM to tdrv-run is forwarded to the task" {
-    doc=$(sh_task 'trap "echo got-term; exit 5" TERM; echo ready; while :; do sleep 0.1; done')
+@test "foreground: SIGTERM to tdrv-run is a stop request (kill_signal, kill_timeout); SIGHUP forwarded" {
+    doc=$(sh_task 'trap "echo got-hup" HUP; trap "echo got-term; exit 5" TERM; echo ready; while :; do sleep 0.1; done')
     "$TDRV_RUN_DOCKER" <<<"$doc" >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
     pid=$!
     for _ in $(seq 100); do grep -q ready "$BATS_TEST_TMPDIR/out" && break; sleep 0.1; done
+    kill -HUP "$pid"
+    for _ in $(seq 50); do grep -q got-hup "$BATS_TEST_TMPDIR/out" && break; sleep 0.1; done
     kill -TERM "$pid"
     rc=0
     wait "$pid" || rc=$?
     assert_equal "$rc" 5
+    grep -q got-hup "$BATS_TEST_TMPDIR/out"
     grep -q got-term "$BATS_TEST_TMPDIR/out"
+    # kill_signal ignored by the task (PID 1): SIGKILL after kill_timeout
+    ALLOC=$(cat /proc/sys/kernel/random/uuid)
+    doc=$(sh_task 'echo ready; exec sleep 60' '"kill_signal":"SIGUSR1","kill_timeout":"1s"')
+    "$TDRV_RUN_DOCKER" <<<"$doc" >"$BATS_TEST_TMPDIR/out2" 2>/dev/null &
+    pid=$!
+    for _ in $(seq 100); do grep -q ready "$BATS_TEST_TMPDIR/out2" && break; sleep 0.1; done
+    start=$(date +%s%N)
+    kill -TERM "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    assert_equal "$rc" 137
+    (( ($(date +%s%N) - start) / 1000000 >= 900 ))
 }
 
 @test "kill -9 of the supervisor: the container stays, labelled with a lease nobody holds" {

@@ -32,8 +32,8 @@ void test_docker_run(void)
 {
     /* frames: stdout "hello\n", stderr "oops", stdout "", stdout "x" */
     static const unsigned char stream[] = {
-        1, 0, 0, 0, 0, 0, 0, 6, 'h', 'e', 'l', 'l', 'o', '\n', 2, 0, 0, 0, 0, 0, 0, 4,
-        'o', 'o', 'p', 's', 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'x',
+        1,   0,   0,   0,   0, 0, 0, 6, 'h', 'e', 'l', 'l', 'o', '\n', 2, 0, 0, 0, 0, 0, 0,   4,
+        'o', 'o', 'p', 's', 1, 0, 0, 0, 0,   0,   0,   0,   1,   0,    0, 0, 0, 0, 0, 1, 'x',
     };
     static const size_t chunks[] = {1, 3, 7, sizeof(stream)};
 
