@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "duration.h"
+#include "interp.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -159,66 +160,46 @@ static const char *env_get(const cJSON *env, const char *key, size_t klen)
     return NULL;
 }
 
-/* ---- interpolation of ${...} (DESIGN §2): unresolvable references stay as written -------- */
+/* ---- interpolation of ${...} (DESIGN §2, common/interp.c) --------------------------------------
+ */
 
 struct interp_ctx {
-    const cJSON *env;  /* "K=V" list */
-    const cJSON *meta; /* task meta */
+    cJSON *env;  /* object built from the current "K=V" list */
+    cJSON *node; /* datacenter, region, unique.name */
     const struct tdrv_config *cfg;
 };
 
-static const char *interp_lookup(const struct interp_ctx *ix, const char *name, size_t n)
+static void interp_env(struct interp_ctx *ix, const cJSON *list)
 {
-    if (n > 5 && !strncmp(name, "meta.", 5)) {
-        for (const cJSON *m = ix->meta ? ix->meta->child : NULL; m; m = m->next)
-            if (strlen(m->string) == n - 5 && !strncmp(m->string, name + 5, n - 5) &&
-                cJSON_IsString(m))
-                return m->valuestring;
-        return NULL;
+    cJSON_Delete(ix->env);
+    ix->env = tdrv_json_xobj();
+    for (const cJSON *c = list ? list->child : NULL; c; c = c->next) {
+        const char *eq = strchr(c->valuestring, '=');
+        char *k;
+
+        if (!eq)
+            continue;
+        k = tdrv_xstrndup(c->valuestring, (size_t)(eq - c->valuestring));
+        tdrv_json_set(ix->env, k, tdrv_json_xstr(eq + 1));
+        free(k);
     }
-    if (n == 15 && !strncmp(name, "node.datacenter", n))
-        return ix->cfg && ix->cfg->datacenter ? ix->cfg->datacenter : "dc1";
-    if (n == 16 && !strncmp(name, "node.unique.name", n))
-        return ix->cfg ? ix->cfg->node_name : NULL;
-    if (n == 11 && !strncmp(name, "node.region", n))
-        return "global";
-    if (n > 4 && !strncmp(name, "env.", 4))
-        return env_get(ix->env, name + 4, n - 4);
-    return env_get(ix->env, name, n);
+}
+
+static void interp_release(struct interp_ctx *ix)
+{
+    cJSON_Delete(ix->env);
+    cJSON_Delete(ix->node);
+    ix->env = ix->node = NULL;
 }
 
 static char *interp(const struct interp_ctx *ix, const char *s)
 {
-    struct tdrv_buf b;
+    struct tdrv_interp c = {
+        .env = ix->env, .meta = ix->cfg ? ix->cfg->meta : NULL, .node = ix->node, .attrs = NULL};
     struct tdrv_err e = {0};
-    const char *p = s;
+    char *out = tdrv_interp_str(&c, s, &e);
 
-    tdrv_buf_init(&b, TDRV_MAX_REQUEST);
-    while (*p) {
-        const char *open = strstr(p, "${");
-        const char *close;
-        const char *val;
-
-        if (!open) {
-            tdrv_buf_addstr(&b, p, &e);
-            break;
-        }
-        close = strchr(open + 2, '}');
-        if (!close) {
-            tdrv_buf_addstr(&b, p, &e);
-            break;
-        }
-        tdrv_buf_add(&b, p, (size_t)(open - p), &e);
-        val = interp_lookup(ix, open + 2, (size_t)(close - open - 2));
-        if (val)
-            tdrv_buf_addstr(&b, val, &e);
-        else
-            tdrv_buf_add(&b, open, (size_t)(close - open + 1), &e);
-        p = close + 1;
-    }
-    if (!b.data)
-        return tdrv_xstrdup("");
-    return tdrv_buf_steal(&b);
+    return out ? out : tdrv_xstrdup(s);
 }
 
 static cJSON *interp_arr(const struct interp_ctx *ix, const cJSON *arr)
@@ -2165,7 +2146,7 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
     cleanup_free char *cwd = NULL;
     struct user u = {0};
     struct res_out ro;
-    struct interp_ctx ix = {.env = NULL, .meta = tdrv_json_at(in->doc, "meta"), .cfg = in->cfg};
+    struct interp_ctx ix __attribute__((cleanup(interp_release))) = {.cfg = in->cfg};
     const char *user = NULL;
     const char *group = NULL;
     const char *hn = NULL;
@@ -2201,6 +2182,12 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
     tdrv_json_add(linux_, "devices", devs);
     tdrv_json_add(linux_, "namespaces", ns);
 
+    ix.node = tdrv_json_xobj();
+    tdrv_json_add_str(ix.node, "datacenter",
+                      in->cfg && in->cfg->datacenter ? in->cfg->datacenter : "dc1");
+    tdrv_json_add_str(ix.node, "region", "global");
+    if (in->cfg && in->cfg->node_name)
+        tdrv_json_add_str(ix.node, "unique.name", in->cfg->node_name);
     if (tdrv_task_opts_parse(in->doc, in->cfg, o, err) < 0)
         return -1;
     o->files = tdrv_json_xobj();
@@ -2278,7 +2265,7 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
             if (!env_get(scope, c->string, strlen(c->string)))
                 env_set(scope, c->string, v);
         }
-        ix.env = scope;
+        interp_env(&ix, scope);
         for (const cJSON *c = tenv ? tenv->child : NULL; c; c = c->next) {
             char v[8192];
             char *x;
@@ -2294,7 +2281,7 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
     for (const cJSON *c = nenv->child; c; c = c->next)
         env_setn(env, c->valuestring, strcspn(c->valuestring, "="),
                  strchr(c->valuestring, '=') + 1);
-    ix.env = env;
+    interp_env(&ix, env);
 
     /* hostname */
     if (!uts_host) {

@@ -58,7 +58,7 @@ static const struct {
     {"{\"config\":{\"image\":\"i\"}}", "{}", 0, NULL, NULL, 65,
      "config.command: no command given and the image has no Entrypoint or Cmd"},
     {"{\"config\":{\"image\":\"i\",\"command\":\"c\",\"args\":[\"${NOMAD_PORT_http}\","
-     "\"${meta.team}\",\"${nope}\"]},\"meta\":{\"team\":\"infra\"},\"ports\":[{\"label\":"
+     "\"${NOMAD_META_team}\",\"${nope}\"]},\"meta\":{\"team\":\"infra\"},\"ports\":[{\"label\":"
      "\"http\",\"value\":20001,\"to\":80,\"host_ip\":\"127.0.0.1\"}]}",
      IMG_CMD, 0, "process.args", "[\"c\",\"20001\",\"infra\",\"${nope}\"]", 0, NULL},
     /* options per driver */
