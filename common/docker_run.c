@@ -676,6 +676,7 @@ struct copier {
     struct logfile files[3]; /* [1] stdout, [2] stderr */
     int echo;                /* copy to our own stdout/stderr too */
     int tty;
+    int last_nl; /* did the task's stdout end with a newline (or print nothing)? */
     struct tdrv_docker_demux dm;
 };
 
@@ -684,6 +685,8 @@ static int copier_out(int stream, const char *p, size_t n, void *arg)
     struct copier *c = arg;
 
     logfile_write(&c->files[stream], p, n);
+    if (stream == 1 && n)
+        c->last_nl = p[n - 1] == '\n';
     if (c->echo)
         write_all(stream == 2 ? STDERR_FILENO : STDOUT_FILENO, p, n);
     return 0;
@@ -704,6 +707,7 @@ static int copier_init(struct copier *c, const struct paths *p, int echo, int tt
     static const char *const names[] = {NULL, "stdout", "stderr"};
 
     memset(c, 0, sizeof(*c));
+    c->last_nl = 1;
     c->echo = echo;
     c->tty = tty;
     c->dm.out = copier_out;
@@ -941,7 +945,7 @@ static int status_of(const cJSON *result)
 static int supervise(const struct tdrv_docker *d, const struct tdrv_config *cfg,
                      const struct paths *p, const char *id, cJSON *state, int echo,
                      const struct tdrv_docker_spec *spec, int forward_signals, cJSON **result,
-                     struct tdrv_err *err)
+                     int *last_nl, struct tdrv_err *err)
 {
     struct copier cp;
     struct log_thread lt = {0};
@@ -980,6 +984,8 @@ static int supervise(const struct tdrv_docker *d, const struct tdrv_config *cfg,
         rc = -1;
     if (have_log)
         pthread_join(log_tid, NULL);
+    if (last_nl)
+        *last_nl = cp.last_nl;
     copier_release(&cp);
     if (rc == 0) {
         struct tdrv_err e2 = {0};
@@ -1071,6 +1077,7 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
     cleanup_free char *id = NULL;
     cleanup_json cJSON *state = NULL;
     cJSON *result = NULL;
+    int last_nl = 1;
     struct tdrv_docker_spec_ctx ctx = {0};
     sigset_t set;
     sigset_t old;
@@ -1151,7 +1158,7 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
                 dup2(null, STDOUT_FILENO);
                 dup2(null, STDERR_FILENO);
             }
-            supervise(&d, o->cfg, &p, id, state, 0, &spec, 0, &r, &e);
+            supervise(&d, o->cfg, &p, id, state, 0, &spec, 0, &r, NULL, &e);
             cJSON_Delete(r);
             _exit(0);
         }
@@ -1180,10 +1187,24 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
     tdrv_json_set(state, "handle", handle_json(&p, &d, id, &spec, (long)getpid()));
     write_state(p.state, state, err);
     tdrv_err_clear(err);
-    if (supervise(&d, o->cfg, &p, id, state, !o->quiet, &spec, 1, &result, err) < 0)
+    if (supervise(&d, o->cfg, &p, id, state, !o->quiet, &spec, 1, &result, &last_nl, err) < 0)
         return -1;
     tdrv_json_set(doc, "result", result);
     *status = status_of(result);
+    if (o->result_fd >= 0) {
+        /* the document to the caller's fd; stdout stays the task's alone */
+        FILE *f = fdopen(o->result_fd, "w");
+        int rc;
+
+        if (!f)
+            return tdrv_err_setw(err, TDRV_E_IO, "write_failed", errno,
+                                 "unable to open --result-fd %d", o->result_fd);
+        rc = tdrv_json_emit(f, doc, err);
+        fclose(f);
+        return rc;
+    }
+    if (!o->quiet && !last_nl)
+        write_all(STDOUT_FILENO, "\n", 1);
     *res = doc; /* the caller's own document, as tdrv_run() answers */
     return 0;
 }
@@ -1683,7 +1704,7 @@ static int dispatch(const struct tdrv_run_req *rq, struct tdrv_docker_run_opts *
 int tdrv_docker_dispatch(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON *doc,
                          cJSON **out, int *status, struct tdrv_err *err)
 {
-    struct tdrv_docker_run_opts o = {.cfg = cfg};
+    struct tdrv_docker_run_opts o = {.cfg = cfg, .result_fd = rq->result_fd};
     cleanup_json cJSON *named = NULL;
     int rc;
 
