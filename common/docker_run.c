@@ -1380,9 +1380,27 @@ int tdrv_docker_inspect(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON 
     found = container_lookup(&t.d, t.id, &info, err);
     if (found < 0)
         return -1;
-    if (!found)
-        return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_found", 0,
-                             "no container '%s' on the docker engine", t.id);
+    if (!found) {
+        /* removed when it ended (gc.container): what its supervisor recorded */
+        cleanup_json cJSON *state = NULL;
+        struct tdrv_err e = {0};
+        const cJSON *r = NULL;
+
+        if (tdrv_doc_read_file(t.p.state, 1u << 24, &state, &e) == 0)
+            r = cJSON_GetObjectItemCaseSensitive(state, "result");
+        if (!r)
+            return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_found", 0,
+                                 "no container '%s' on the docker engine", t.id);
+        out = tdrv_json_xobj();
+        tdrv_json_add_str(out, "state", "exited");
+        tdrv_json_add_bool(out, "running", 0);
+        tdrv_json_add_num(out, "pid", 0);
+        for (const cJSON *c = r->child; c; c = c->next)
+            tdrv_json_set(out, c->string, tdrv_json_xdup(c));
+        tdrv_json_add_str(out, "container_name", t.p.name);
+        *res = out;
+        return 0;
+    }
     out = tdrv_json_xobj();
     st = cJSON_GetObjectItemCaseSensitive(info, "State");
     v = cJSON_GetObjectItemCaseSensitive(st, "Status");
