@@ -302,6 +302,10 @@ EOF
     (sleep 1; docker kill -s KILL "web-$ALLOC" >/dev/null) &
     run --separate-stderr -137 "$TDRV_RUN_DOCKER" --wait <<<"$h"
     jq -e '.result.exit_code == 137' <<<"$output"
+    # the container is gone (gc.container): --inspect answers from state.json
+    run --separate-stderr "$TDRV_RUN_DOCKER" --inspect --alloc "$ALLOC" --task web
+    assert_success
+    jq -e '.state == "exited" and .running == false and .exit_code == 137' <<<"$output"
 }
 
 @test "stop: kill_signal, then SIGKILL after kill_timeout; the lease is held until the end" {
@@ -311,7 +315,7 @@ EOF
     run flock -n "$lease" true
     assert_failure
     start=$(date +%s%N)
-    run --separate-stderr -137 "$TDRV_RUN_DOCKER" --stop <<<"$h"
+    run --separate-stderr -137 "$TDRV_RUN_DOCKER" --stop --alloc "$ALLOC" --task web
     elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
     jq -e '.result.exit_code == 137' <<<"$output"
     # sleep as PID 1 ignores SIGUSR1: only the SIGKILL after kill_timeout ends it
