@@ -266,9 +266,7 @@ static char *registry_auth(const struct tdrv_docker_spec *spec)
     tdrv_json_add_str(a, "username", cJSON_IsString(v) ? v->valuestring : "");
     v = cJSON_GetObjectItemCaseSensitive(spec->auth, "password");
     tdrv_json_add_str(a, "password", cJSON_IsString(v) ? v->valuestring : "");
-    v = cJSON_GetObjectItemCaseSensitive(spec->auth, "server_address");
-    if (cJSON_IsString(v) && *v->valuestring)
-        tdrv_json_add_str(a, "serveraddress", v->valuestring);
+    /* as the driver encodes it: {username, password} only */
     json = cJSON_PrintUnformatted(a);
     if (!json)
         tdrv_oom();
