@@ -250,6 +250,20 @@ static int pull_sink_cb(const char *p, size_t n, void *arg)
     return 0;
 }
 
+/* The document written back (stdout, state.json) carries "<redacted>" for the password
+ * (DESIGN §6), as tdrv-pull writes it. */
+static void redact_auth(cJSON *doc)
+{
+    cJSON *pw =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "config"), "auth");
+
+    pw = cJSON_GetObjectItemCaseSensitive(pw, "password");
+    if (cJSON_IsString(pw) && pw->valuestring[0] && strcmp(pw->valuestring, "<redacted>")) {
+        explicit_bzero(pw->valuestring, strlen(pw->valuestring));
+        cJSON_SetValuestring(pw, "<redacted>");
+    }
+}
+
 static char *registry_auth(const struct tdrv_docker_spec *spec)
 {
     cleanup_json cJSON *a = tdrv_json_xobj();
@@ -260,8 +274,9 @@ static char *registry_auth(const struct tdrv_docker_spec *spec)
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     size_t o = 0;
 
-    if (!spec->auth)
-        return NULL;
+    v = spec->auth ? cJSON_GetObjectItemCaseSensitive(spec->auth, "password") : NULL;
+    if (!spec->auth || (cJSON_IsString(v) && !strcmp(v->valuestring, "<redacted>")))
+        return NULL; /* tdrv-pull already used (and redacted) it */
     v = cJSON_GetObjectItemCaseSensitive(spec->auth, "username");
     tdrv_json_add_str(a, "username", cJSON_IsString(v) ? v->valuestring : "");
     v = cJSON_GetObjectItemCaseSensitive(spec->auth, "password");
@@ -1094,6 +1109,7 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
     ctx.ncpu = ncpu > 0 ? (int)ncpu : 1;
     if (tdrv_docker_spec_build(doc, &ctx, &spec, err) < 0)
         return -1;
+    redact_auth(doc); /* spec.auth keeps the private copy */
     if (o->dry_run) {
         cJSON *out = tdrv_json_xobj();
 

@@ -107,6 +107,12 @@ void tdrv_docker_spec_release(struct tdrv_docker_spec *s)
     free(s->task);
     free(s->task_dir);
     free(s->load);
+    if (s->auth) {
+        cJSON *pw = cJSON_GetObjectItemCaseSensitive(s->auth, "password");
+
+        if (cJSON_IsString(pw))
+            explicit_bzero(pw->valuestring, strlen(pw->valuestring));
+    }
     cJSON_Delete(s->auth);
     free(s->kill_signal);
     cJSON_Delete(s->env);

@@ -278,6 +278,33 @@ EOF
     docker rmi "tdrv-test/loaded:$ALLOC" >/dev/null
 }
 
+@test "image missing from the Engine: pulled through it from a loopback registry; auth redacted" {
+    command -v docker-registry >/dev/null || skip "needs docker-registry"
+    command -v skopeo >/dev/null || skip "needs skopeo"
+    port=$(tdrv_free_port 41000 45999)
+    printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+        "$BATS_TEST_TMPDIR/reg" "$port" >"$BATS_TEST_TMPDIR/reg.yml"
+    docker-registry serve "$BATS_TEST_TMPDIR/reg.yml" >"$BATS_TEST_TMPDIR/reg.log" 2>&1 &
+    reg=$!
+    for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+    skopeo copy -q --dest-tls-verify=false "docker-archive:$TDRV_ENGINE_DIR/img.tar" \
+        "docker://127.0.0.1:$port/t/bb:$port"
+    doc=$(task '"command":"echo","args":["pulled"],"auth":{"username":"u","password":"s3cret"}' |
+        jq -c --arg i "127.0.0.1:$port/t/bb:$port" '.config.image = $i')
+    run --separate-stderr "$TDRV_RUN_DOCKER" <<<"$doc"
+    assert_success
+    assert_line pulled
+    jq -e '.config.auth.password == "<redacted>"' <<<"${lines[-1]}"
+    ! grep -rq s3cret "$TDRV_ROOT/allocs/$ALLOC" || false
+    [[ "$output$stderr" != *s3cret* ]]
+    # a tag the registry does not have
+    ALLOC=$(cat /proc/sys/kernel/random/uuid)
+    run --separate-stderr -125 "$TDRV_RUN_DOCKER" < <(task '"command":"true"' | jq -c --arg i "127.0.0.1:$port/t/bb:nope" '.config.image = $i')
+    tdrv_stop_pid "$reg"
+    jq -e '.error.exit == 66 and .error.code == "image_not_found"' <<<"$output"
+    docker rmi "127.0.0.1:$port/t/bb:$port" >/dev/null
+}
+
 @test "detach, inspect, exec, signal, logs, list, wait" {
     doc=$(sh_task 'trap "echo got-usr2" USR2; echo started; while :; do sleep 0.1; done')
     run --separate-stderr "$TDRV_RUN_DOCKER" -d <<<"$doc"
