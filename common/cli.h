@@ -24,7 +24,9 @@ enum {
 #define TDRV_STD_LONGOPTS                                                                          \
     {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},                         \
         {"verbose", no_argument, NULL, 'v'}, {"quiet", no_argument, NULL, 'q'},                    \
-        {"log-format", required_argument, NULL, TDRV_OPT_LOG_FORMAT }
+    {                                                                                              \
+        "log-format", required_argument, NULL, TDRV_OPT_LOG_FORMAT                                 \
+    }
 
 /* Prepare a tool: logging, opterr = 0. */
 void tdrv_cli_init(const struct tdrv_tool *tool);

@@ -33,11 +33,10 @@ struct tdrv_err {
     char msg[1024];
 };
 
-__attribute__((format(printf, 4, 5))) int tdrv_err_set(struct tdrv_err *e, int code,
-                                                       int sys_errno, const char *fmt, ...);
-__attribute__((format(printf, 5, 6))) int tdrv_err_setw(struct tdrv_err *e, int code,
-                                                        const char *word, int sys_errno,
-                                                        const char *fmt, ...);
+__attribute__((format(printf, 4, 5))) int tdrv_err_set(struct tdrv_err *e, int code, int sys_errno,
+                                                       const char *fmt, ...);
+__attribute__((format(printf, 5, 6))) int
+tdrv_err_setw(struct tdrv_err *e, int code, const char *word, int sys_errno, const char *fmt, ...);
 __attribute__((format(printf, 2, 3))) int tdrv_err_wrap(struct tdrv_err *e, const char *fmt, ...);
 
 /* The default machine word for an exit status ("usage", "invalid_input", ...). */

@@ -277,8 +277,8 @@ int tdrv_json_check_keys(const cJSON *obj, const char *const *allowed, const cha
             if (!strcmp(*a, c->string))
                 break;
         if (!*a)
-            return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0,
-                                 "%s: unknown option '%s'", what, c->string);
+            return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0, "%s: unknown option '%s'",
+                                 what, c->string);
     }
     return 0;
 }

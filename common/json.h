@@ -19,7 +19,8 @@ enum tdrv_json_flags {
 void tdrv_json_deletep(cJSON **p);
 #define cleanup_json __attribute__((cleanup(tdrv_json_deletep)))
 
-/* Parse a JSON text (buf[len] must be NUL, as struct tdrv_buf keeps it): trailing bytes, duplicate keys and nesting past TDRV_MAX_DEPTH are errors (65). */
+/* Parse a JSON text (buf[len] must be NUL, as struct tdrv_buf keeps it): trailing bytes, duplicate
+ * keys and nesting past TDRV_MAX_DEPTH are errors (65). */
 int tdrv_json_parse(const char *buf, size_t len, cJSON **out, struct tdrv_err *err);
 /* Parse a document that is JSON (first byte '{' or '[') or else YAML. */
 int tdrv_doc_parse(const char *buf, size_t len, cJSON **out, struct tdrv_err *err);

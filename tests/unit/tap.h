@@ -17,7 +17,7 @@ void tap_diag_str(const char *want, const char *got);
     do {                                                                                           \
         const char *g_ = (got);                                                                    \
         const char *w_ = (want);                                                                   \
-        int same_ = (g_ == NULL && w_ == NULL) || (g_ && w_ && !strcmp(g_, w_));                  \
+        int same_ = (g_ == NULL && w_ == NULL) || (g_ && w_ && !strcmp(g_, w_));                   \
         if (!tap_ok(same_, __VA_ARGS__))                                                           \
             tap_diag_str(w_, g_);                                                                  \
     } while (0)
@@ -27,7 +27,7 @@ void tap_diag_str(const char *want, const char *got);
         long long g_ = (long long)(got);                                                           \
         long long w_ = (long long)(want);                                                          \
         if (!tap_ok(g_ == w_, __VA_ARGS__))                                                        \
-            printf("#   want: %lld\n#    got: %lld\n", w_, g_);                                     \
+            printf("#   want: %lld\n#    got: %lld\n", w_, g_);                                    \
     } while (0)
 
 #endif

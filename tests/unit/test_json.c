@@ -8,8 +8,8 @@ void test_json(void);
 
 static const struct {
     const char *in;
-    int code;         /* 0 = parses */
-    const char *msg;  /* expected error message, or the expected compact JSON */
+    int code;        /* 0 = parses */
+    const char *msg; /* expected error message, or the expected compact JSON */
 } cases[] = {
     {"{\"a\":1}", 0, "{\"a\":1}"},
     {"  {\"a\":[1,2,{\"b\":null}]}\n", 0, "{\"a\":[1,2,{\"b\":null}]}"},
