@@ -56,7 +56,7 @@ void tdrv_platform_normalize(struct tdrv_platform *p)
             SET(p->variant, "v7");
         else if (!strcmp(p->variant, "5") || !strcmp(p->variant, "6") ||
                  !strcmp(p->variant, "8")) {
-            char v[3] = {'v', p->variant[0], 0};
+            char v[16] = {'v', p->variant[0], 0};
             SET(p->variant, v);
         }
     }
