@@ -385,8 +385,7 @@ int tdrv_auth_helper_get(const char *helper, const char *server, struct tdrv_cre
     if (!strncmp(helper, strip, strlen(strip)))
         helper += strlen(strip);
     if (!valid_helper(helper))
-        return tdrv_err_set(err, TDRV_E_CONFIG, 0, "invalid credential helper name '%s'",
-                            helper);
+        return tdrv_err_set(err, TDRV_E_CONFIG, 0, "invalid credential helper name '%s'", helper);
     prog = tdrv_xasprintf("docker-credential-%s", helper);
     tdrv_buf_init(&b, 1u << 20);
     if (pipe2(in, O_CLOEXEC) < 0)
@@ -502,8 +501,8 @@ int tdrv_auth_resolve(const struct tdrv_auth_opts *o, const char *host, struct t
             rc = tdrv_auth_from_config(cfg, host, out, err);
         if (rc < 0) {
             if (err->code == TDRV_E_DATA || err->code == TDRV_E_NOINPUT)
-                err->code = TDRV_E_CONFIG, snprintf(err->word, sizeof(err->word), "%s",
-                                                    "invalid_config");
+                err->code = TDRV_E_CONFIG,
+                snprintf(err->word, sizeof(err->word), "%s", "invalid_config");
             tdrv_err_wrap(err, "auth.config '%s'", o->config_path);
             goto soft;
         }

@@ -39,8 +39,7 @@ void tdrv_platform_normalize(struct tdrv_platform *p)
             p->variant[0] = 0;
     } else if (!strcmp(p->arch, "aarch64") || !strcmp(p->arch, "arm64")) {
         SET(p->arch, "arm64");
-        if (!strcmp(p->variant, "8") || !strcmp(p->variant, "v8") ||
-            !strcmp(p->variant, "v8.0"))
+        if (!strcmp(p->variant, "8") || !strcmp(p->variant, "v8") || !strcmp(p->variant, "v8.0"))
             p->variant[0] = 0;
         else if (!strcmp(p->variant, "9") || !strcmp(p->variant, "9.0") ||
                  !strcmp(p->variant, "v9.0"))
@@ -54,8 +53,7 @@ void tdrv_platform_normalize(struct tdrv_platform *p)
     } else if (!strcmp(p->arch, "arm")) {
         if (!p->variant[0] || !strcmp(p->variant, "7"))
             SET(p->variant, "v7");
-        else if (!strcmp(p->variant, "5") || !strcmp(p->variant, "6") ||
-                 !strcmp(p->variant, "8")) {
+        else if (!strcmp(p->variant, "5") || !strcmp(p->variant, "6") || !strcmp(p->variant, "8")) {
             char v[16] = {'v', p->variant[0], 0};
             SET(p->variant, v);
         }
@@ -220,8 +218,8 @@ static int known_manifest_type(const char *mt)
            !strcmp(mt, "application/vnd.docker.distribution.manifest.v2+json");
 }
 
-const cJSON *tdrv_platform_select(const cJSON *index, const struct tdrv_platform *want,
-                                  int strict, struct tdrv_err *err)
+const cJSON *tdrv_platform_select(const cJSON *index, const struct tdrv_platform *want, int strict,
+                                  struct tdrv_err *err)
 {
     const cJSON *mans = cJSON_GetObjectItemCaseSensitive(index, "manifests");
     const cJSON *d;

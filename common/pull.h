@@ -4,10 +4,23 @@
 #include <cjson/cJSON.h>
 
 #include "err.h"
+#include "registry.h"
+
+enum tdrv_pull_policy {
+    TDRV_POLICY_DEFAULT = 0, /* the driver's: docker re-checks "latest", else "new" */
+    TDRV_POLICY_NEVER,       /* store only */
+    TDRV_POLICY_NEW,         /* fetch when absent */
+    TDRV_POLICY_UPDATE,      /* always ask the registry (a HEAD when present) */
+};
 
 struct tdrv_pull_opts {
     const char *task_select; /* --task GROUP/TASK for a Nomad job document */
     const char *image;       /* IMAGE operand: pull it without a task document */
+    const char *platform;    /* --platform os/arch[/variant], NULL: the host's */
+    const char *ca_file;     /* --ca-file: extra CA bundle */
+    unsigned max_concurrent; /* --max-concurrent, 0: default (4) */
+    enum tdrv_pull_policy policy;
+    enum tdrv_progress_mode progress;
 };
 
 /* Fetch the image a task document names and add its `image` object; *res is the document. */

@@ -167,7 +167,8 @@ static void hdr_value(const char *line, size_t n, size_t namelen, char *out, siz
     out[vn] = 0;
 }
 
-#define HDR_IS(line, n, name) ((n) > sizeof(name) - 1 && !strncasecmp((line), name, sizeof(name) - 1))
+#define HDR_IS(line, n, name)                                                                      \
+    ((n) > sizeof(name) - 1 && !strncasecmp((line), name, sizeof(name) - 1))
 
 static void parse_header(const char *line, size_t n, char *ctype, size_t ctlen, char *digest,
                          size_t dlen, char *www, size_t wlen, char *crange, size_t crlen,
@@ -201,8 +202,7 @@ static size_t resp_header_cb(char *p, size_t sz, size_t nm, void *ud)
         return n;
     }
     parse_header(p, n, r->ctype, sizeof(r->ctype), r->digest, sizeof(r->digest), r->www_auth,
-                 sizeof(r->www_auth), r->content_range, sizeof(r->content_range),
-                 &r->retry_after);
+                 sizeof(r->www_auth), r->content_range, sizeof(r->content_range), &r->retry_after);
     return n;
 }
 
@@ -320,17 +320,17 @@ static int curl_fail(struct tdrv_registry *r, CURLcode c, const char *url, struc
         return tdrv_err_setw(err, TDRV_E_UNAVAILABLE, "registry_unreachable", 0,
                              "unable to fetch '%s': TLS: %s", url, curl_easy_strerror(c));
     return tdrv_err_setw(err, TDRV_E_UNAVAILABLE, "registry_unreachable",
-                         c == CURLE_COULDNT_CONNECT ? ECONNREFUSED : 0,
-                         "unable to fetch '%s': %s", url, curl_easy_strerror(c));
+                         c == CURLE_COULDNT_CONNECT ? ECONNREFUSED : 0, "unable to fetch '%s': %s",
+                         url, curl_easy_strerror(c));
 }
 
 /*
  * One request with retries on connection loss, 429 and 5xx. Returns 0 with the final
  * response (any status), -1 when the transport failed for good.
  */
-static int http_do(struct tdrv_registry *r, const char *method, const char *url,
-                   const char *accept, const char *auth, const char *post, struct resp *out,
-                   unsigned retries, struct tdrv_err *err)
+static int http_do(struct tdrv_registry *r, const char *method, const char *url, const char *accept,
+                   const char *auth, const char *post, struct resp *out, unsigned retries,
+                   struct tdrv_err *err)
 {
     for (unsigned attempt = 0;; attempt++) {
         CURL *h = curl_easy_init();
@@ -482,10 +482,9 @@ static int fetch_token(struct tdrv_registry *r, struct tdrv_err *err)
     }
     if (rs.status == 401 || rs.status == 403) {
         tdrv_buf_release(&rs.body);
-        return tdrv_err_setw(err, TDRV_E_NOPERM, "auth_failed", 0,
-                             "the token server refused %s for '%s' (HTTP %ld)",
-                             c && !tdrv_cred_empty(c) ? "the credentials" : "anonymous access",
-                             r->path, rs.status);
+        return tdrv_err_setw(
+            err, TDRV_E_NOPERM, "auth_failed", 0, "the token server refused %s for '%s' (HTTP %ld)",
+            c && !tdrv_cred_empty(c) ? "the credentials" : "anonymous access", r->path, rs.status);
     }
     if (rs.status != 200) {
         long st = rs.status;
@@ -628,8 +627,8 @@ int tdrv_registry_open(struct tdrv_registry **out, const struct tdrv_ref *ref,
     if (r->o.activity_timeout_ms <= 0)
         r->o.activity_timeout_ms = 2 * 60 * 1000;
     r->deadline = now_ms() + r->o.pull_timeout_ms;
-    r->host = tdrv_xstrdup(!strcmp(ref->domain, "docker.io") ? "registry-1.docker.io"
-                                                             : ref->domain);
+    r->host =
+        tdrv_xstrdup(!strcmp(ref->domain, "docker.io") ? "registry-1.docker.io" : ref->domain);
     r->path = tdrv_xstrdup(ref->path);
     r->share = curl_share_init();
     if (r->share) {
@@ -695,8 +694,7 @@ static int status_error(struct tdrv_registry *r, long st, const char *what, cons
                              "access to '%s/%s' denied (HTTP %ld)", r->host, r->path, st);
     if (transient_status(st))
         return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "temporary_failure", 0,
-                             "registry '%s' failed: HTTP %ld for %s '%s'", r->host, st, what,
-                             ref);
+                             "registry '%s' failed: HTTP %ld for %s '%s'", r->host, st, what, ref);
     return tdrv_err_setw(err, TDRV_E_PROTOCOL, "protocol_error", 0,
                          "registry '%s' answered HTTP %ld for %s '%s'", r->host, st, what, ref);
 }
@@ -751,8 +749,7 @@ static int get_manifest(struct tdrv_registry *r, const char *reference, const ch
                              m->body.len, (long long)want_size);
     if (want_digest) {
         if (tdrv_digest_buf(!strncmp(want_digest, "sha512:", 7) ? "sha512" : "sha256",
-                            m->body.data ? m->body.data : "", m->body.len, got,
-                            sizeof(got)) < 0 ||
+                            m->body.data ? m->body.data : "", m->body.len, got, sizeof(got)) < 0 ||
             strcmp(got, want_digest))
             return tdrv_err_setw(err, TDRV_E_PROTOCOL, "digest_mismatch", 0,
                                  "manifest digest mismatch: wanted %s, got %s", want_digest, got);
@@ -814,9 +811,8 @@ static int is_manifest(const char *mt)
 }
 
 int tdrv_registry_resolve(struct tdrv_registry *r, const char *reference,
-                          const struct tdrv_platform *want, int strict,
-                          struct tdrv_manifest *index, struct tdrv_manifest *man,
-                          struct tdrv_err *err)
+                          const struct tdrv_platform *want, int strict, struct tdrv_manifest *index,
+                          struct tdrv_manifest *man, struct tdrv_err *err)
 {
     struct tdrv_manifest first;
     const cJSON *d;
@@ -849,8 +845,7 @@ int tdrv_registry_resolve(struct tdrv_registry *r, const char *reference,
         sz->valuedouble < 0)
         return tdrv_err_setw(err, TDRV_E_PROTOCOL, "protocol_error", 0,
                              "image index '%s': an entry has no valid digest and size", reference);
-    if (get_manifest(r, dg->valuestring, dg->valuestring, (int64_t)sz->valuedouble, man, err) <
-        0) {
+    if (get_manifest(r, dg->valuestring, dg->valuestring, (int64_t)sz->valuedouble, man, err) < 0) {
         tdrv_manifest_release(man);
         return -1;
     }
@@ -926,6 +921,7 @@ struct xfer {
     int url_idx; /* 0..n-1 foreign urls, n = the registry */
     int nurls;
     int auth_retried;
+    int started;
     int64_t not_before;
     int failed;
     char crange[128];
@@ -986,7 +982,8 @@ static size_t x_write_cb(char *p, size_t sz, size_t nm, void *ud)
         x->failed = 1;
         return 0;
     }
-    EVP_DigestUpdate(x->md, p, n);
+    if (!x->job->sink_verifies)
+        EVP_DigestUpdate(x->md, p, n);
     if (x->job->write(x->job->ctx, p, n, &x->err) < 0) {
         x->failed = 1;
         return 0;
@@ -1107,7 +1104,8 @@ static void progress_tick(struct progress *pg, struct xfer *xs, size_t n, int fi
     }
 }
 
-/* ---- the multi loop ---------------------------------------------------------------------------- */
+/* ---- the multi loop ----------------------------------------------------------------------------
+ */
 
 static int x_finish(struct xfer *x, CURLcode c, struct progress *pg)
 {
@@ -1125,7 +1123,7 @@ static int x_finish(struct xfer *x, CURLcode c, struct progress *pg)
                                  "blob %s: got %llu bytes, its descriptor says %llu",
                                  x->job->digest, (unsigned long long)x->got,
                                  (unsigned long long)x->job->size);
-        if (finish_md(x->md, x->job->digest, got, sizeof(got)) < 0)
+        if (!x->job->sink_verifies && finish_md(x->md, x->job->digest, got, sizeof(got)) < 0)
             return tdrv_err_setw(&x->err, TDRV_E_PROTOCOL, "digest_mismatch", 0,
                                  "blob digest mismatch: wanted %s, got %s", x->job->digest, got);
         if (x->job->done(x->job->ctx, &x->err) < 0)
@@ -1205,6 +1203,7 @@ int tdrv_registry_fetch(struct tdrv_registry *r, struct tdrv_blob_job *jobs, siz
             goto out;
         }
         EVP_DigestInit_ex(xs[i].md, digest_md(jobs[i].digest), NULL);
+        xs[i].got = jobs[i].sink_verifies ? jobs[i].offset : 0;
         if (jobs[i].urls) {
             const cJSON *u;
             cJSON_ArrayForEach(u, jobs[i].urls)
@@ -1230,8 +1229,9 @@ int tdrv_registry_fetch(struct tdrv_registry *r, struct tdrv_blob_job *jobs, siz
         for (size_t i = 0; i < n && active < r->o.max_concurrent; i++) {
             if (xs[i].state != X_PENDING || xs[i].not_before > t)
                 continue;
-            if (xs[i].got == 0 && xs[i].attempts == 0 && xs[i].url_idx == 0)
+            if (!xs[i].started)
                 progress_event(&pg, "layer_started", &xs[i]);
+            xs[i].started = 1;
             if (x_start(&xs[i], m) < 0) {
                 *err = xs[i].err;
                 rc = -1;

@@ -30,14 +30,14 @@ enum tdrv_progress_mode {
 };
 
 struct tdrv_registry_opts {
-    const char *ca_file;           /* extra CA bundle (PEM) */
-    int insecure_tls;              /* insecure_options tls: do not verify certificates */
-    int insecure_http;             /* insecure_options http: plain HTTP allowed */
-    unsigned max_concurrent;       /* blobs at once (default 4) */
-    int64_t pull_timeout_ms;       /* the whole pull (image_pull_timeout, default 5m) */
-    int64_t activity_timeout_ms;   /* no byte for that long (pull_activity_timeout, 2m) */
-    unsigned retries;              /* per request, on connection loss, 429 and 5xx (4) */
-    const struct tdrv_cred *cred;  /* resolved credentials, or NULL: anonymous */
+    const char *ca_file;          /* extra CA bundle (PEM) */
+    int insecure_tls;             /* insecure_options tls: do not verify certificates */
+    int insecure_http;            /* insecure_options http: plain HTTP allowed */
+    unsigned max_concurrent;      /* blobs at once (default 4) */
+    int64_t pull_timeout_ms;      /* the whole pull (image_pull_timeout, default 5m) */
+    int64_t activity_timeout_ms;  /* no byte for that long (pull_activity_timeout, 2m) */
+    unsigned retries;             /* per request, on connection loss, 429 and 5xx (4) */
+    const struct tdrv_cred *cred; /* resolved credentials, or NULL: anonymous */
     enum tdrv_progress_mode progress;
 };
 
@@ -74,9 +74,8 @@ int tdrv_registry_head(struct tdrv_registry *r, const char *reference, char *dig
  * there was one (its digest is the reference's), *man the image manifest.
  */
 int tdrv_registry_resolve(struct tdrv_registry *r, const char *reference,
-                          const struct tdrv_platform *want, int strict,
-                          struct tdrv_manifest *index, struct tdrv_manifest *man,
-                          struct tdrv_err *err);
+                          const struct tdrv_platform *want, int strict, struct tdrv_manifest *index,
+                          struct tdrv_manifest *man, struct tdrv_err *err);
 
 /* Fetch a small blob (a config) into memory, verified. */
 int tdrv_registry_blob_get(struct tdrv_registry *r, const char *digest, uint64_t size,
@@ -85,13 +84,16 @@ int tdrv_registry_blob_get(struct tdrv_registry *r, const char *digest, uint64_t
 /*
  * A blob to stream. The registry checks size and digest as bytes arrive and feeds them
  * to write(); reset() starts the sink over when a resumed transfer cannot continue at
- * its offset; done() is called once the blob is complete and verified.
+ * its offset; done() is called once the blob is complete (size checked here; the digest
+ * here too unless sink_verifies, when the sink's done() must verify it and fail with 76).
  */
 struct tdrv_blob_job {
     const char *digest;
     uint64_t size;
     const cJSON *urls; /* foreign layer URLs, tried before the registry */
     const char *label; /* for progress: the short digest */
+    uint64_t offset;   /* bytes the sink already holds (a resumed partial) */
+    int sink_verifies; /* done() checks the digest (the prefix was hashed elsewhere) */
     void *ctx;
     int (*write)(void *ctx, const void *p, size_t n, struct tdrv_err *err);
     int (*reset)(void *ctx, struct tdrv_err *err);
