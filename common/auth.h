@@ -32,7 +32,8 @@ struct tdrv_challenge {
     char error[64];
 };
 
-/* Parse a WWW-Authenticate value (RFC 7235 auth-params, quoted strings with escapes). 76 when malformed. */
+/* Parse a WWW-Authenticate value (RFC 7235 auth-params, quoted strings with escapes). 76 when
+ * malformed. */
 int tdrv_auth_challenge_parse(const char *hdr, struct tdrv_challenge *out, struct tdrv_err *err);
 
 /* Standard base64 (padding optional on decode). Decoded output is NUL-terminated. */

@@ -15,7 +15,8 @@ struct tdrv_platform {
     char variant[16];
 };
 
-/* Parse "os/arch[/variant]" or "arch" (the host OS implied) and normalize it (65 when malformed). */
+/* Parse "os/arch[/variant]" or "arch" (the host OS implied) and normalize it (65 when malformed).
+ */
 int tdrv_platform_parse(const char *s, struct tdrv_platform *out, struct tdrv_err *err);
 /* Normalize in place. */
 void tdrv_platform_normalize(struct tdrv_platform *p);
@@ -40,7 +41,7 @@ int tdrv_platform_rank(const struct tdrv_platform *want, const struct tdrv_platf
  * descriptor (owned by index) or NULL with 66 "image_not_found" naming the platforms on
  * offer.
  */
-const cJSON *tdrv_platform_select(const cJSON *index, const struct tdrv_platform *want,
-                                  int strict, struct tdrv_err *err);
+const cJSON *tdrv_platform_select(const cJSON *index, const struct tdrv_platform *want, int strict,
+                                  struct tdrv_err *err);
 
 #endif
