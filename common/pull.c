@@ -94,6 +94,18 @@ static int is_latest(const struct tdrv_ref *ref)
     return !ref->digest && (!ref->tag || !strcmp(ref->tag, "latest"));
 }
 
+/* Is the stored image of the wanted platform (unknown: assume so)? */
+static int platform_ok(const cJSON *info, const struct tdrv_platform *want)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(info, "platform");
+    struct tdrv_platform have;
+    struct tdrv_err e = {0};
+
+    if (!cJSON_IsString(p) || tdrv_platform_parse(p->valuestring, &have, &e) < 0)
+        return 1;
+    return tdrv_platform_rank(want, &have, 0) >= 0;
+}
+
 /* Does the store's image for ref match what the registry has now (digest of a HEAD)? */
 static int store_matches(struct tdrv_store *st, const cJSON *info, const char *remote,
                          const struct tdrv_platform *want)
@@ -242,12 +254,44 @@ out:
     return rc;
 }
 
+/*
+ * The task's auth block is read from a private copy; the document written back carries
+ * "<redacted>" for the password, so no secret reaches stdout (DESIGN §6).
+ */
+static cJSON *take_task_auth(cJSON *req, const cJSON *auth)
+{
+    cJSON *copy;
+    cJSON *pw;
+
+    if (!auth)
+        return NULL;
+    copy = tdrv_json_xdup(auth);
+    pw = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "config"), "auth");
+    pw = cJSON_GetObjectItemCaseSensitive(pw, "password");
+    if (cJSON_IsString(pw) && pw->valuestring[0]) {
+        explicit_bzero(pw->valuestring, strlen(pw->valuestring));
+        cJSON_SetValuestring(pw, "<redacted>");
+    }
+    return copy;
+}
+
+static void wipe_json(cJSON **p)
+{
+    cJSON *pw = *p ? cJSON_GetObjectItemCaseSensitive(*p, "password") : NULL;
+
+    if (cJSON_IsString(pw))
+        explicit_bzero(pw->valuestring, strlen(pw->valuestring));
+    cJSON_Delete(*p);
+    *p = NULL;
+}
+
 int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct tdrv_err *err)
 {
     const char *image = opt->image;
     const char *driver = NULL;
     const cJSON *cfgobj = NULL;
     const cJSON *task_auth = NULL;
+    __attribute__((cleanup(wipe_json))) cJSON *auth_copy = NULL;
     cleanup_ref struct tdrv_ref ref = {0};
     cleanup_config struct tdrv_config conf = {0};
     cleanup_store struct tdrv_store st = {0};
@@ -276,6 +320,7 @@ int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct 
             tdrv_json_bool(req, "config.auth_soft_fail", TDRV_OPTIONAL, &soft, err) < 0 ||
             tdrv_json_obj(req, "config.auth", TDRV_OPTIONAL, &task_auth, err) < 0)
             return -1;
+        task_auth = auth_copy = take_task_auth(req, task_auth);
     }
     if (tdrv_ref_parse_image(image, &ref, err) < 0)
         return tdrv_err_wrap(err, "request.config.image");
@@ -306,6 +351,8 @@ int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct 
     present = rc == 0;
     if (rc < 0 && err->code != TDRV_E_NOINPUT)
         return -1;
+    if (present && !platform_ok(info, &want))
+        present = 0; /* another platform's image is stored under this reference */
     tdrv_err_clear(err);
     if (policy == TDRV_POLICY_DEFAULT)
         policy = force || (driver && !strcmp(driver, "docker") && is_latest(&ref)) ||

@@ -48,6 +48,7 @@ struct tdrv_registry {
     int64_t token_expiry;
     int64_t deadline;
     CURLSH *share;
+    int last_curl; /* the last transport failure (CURLcode) */
 };
 
 static int64_t now_ms(void)
@@ -278,7 +279,7 @@ static void setup_easy(struct tdrv_registry *r, CURL *h, const char *url)
     curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024L);
     if (r->share)
         curl_easy_setopt(h, CURLOPT_SHARE, r->share);
-    if (tdrv_log_get_level() >= TDRV_LOG_DEBUG + 1) {
+    if (tdrv_log_get_level() >= TDRV_LOG_DEBUG) {
         curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
         curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, debug_cb);
     }
@@ -307,6 +308,7 @@ static int64_t backoff_ms(unsigned attempt, long retry_after)
 
 static int curl_fail(struct tdrv_registry *r, CURLcode c, const char *url, struct tdrv_err *err)
 {
+    r->last_curl = (int)c;
     if (c == CURLE_OPERATION_TIMEDOUT) {
         if (now_ms() >= r->deadline - 5)
             return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "timeout", ETIMEDOUT,
@@ -641,7 +643,8 @@ int tdrv_registry_open(struct tdrv_registry **out, const struct tdrv_ref *ref,
     if (ping(r, err) < 0) {
         /* Loopback registries may speak plain HTTP, as Docker allows for 127.0.0.0/8. */
         if (!r->http && is_loopback(r->host) && err->code == TDRV_E_UNAVAILABLE &&
-            err->sys_errno != ECONNREFUSED) {
+            err->sys_errno != ECONNREFUSED && r->last_curl != CURLE_PEER_FAILED_VERIFICATION &&
+            r->last_curl != CURLE_SSL_CACERT_BADFILE) {
             tdrv_debug("https to '%s' failed (%s); trying http", r->host, err->msg);
             tdrv_err_clear(err);
             r->http = 1;
