@@ -261,8 +261,10 @@ const cJSON *tdrv_platform_select(const cJSON *index, const struct tdrv_platform
                     off += (size_t)w;
             }
             rank = tdrv_platform_rank(want, &c, strict);
+        } else if (!pl) {
+            rank = 1000; /* no platform at all: acceptable, but last */
         } else {
-            rank = 1000; /* no platform: acceptable, but last */
+            continue;
         }
         if (rank >= 0 && (best_rank < 0 || rank < best_rank)) {
             best = d;
