@@ -1,4 +1,5 @@
-/* WWW-Authenticate parsing, base64, and config.json credential lookup (malformed input included). */
+/* WWW-Authenticate parsing, base64, and config.json credential lookup (malformed input included).
+ */
 #include <string.h>
 
 #include "auth.h"
@@ -34,15 +35,15 @@ static const struct {
      "malformed WWW-Authenticate header: unterminated string", NULL, NULL, NULL},
     {"Bearer service=\"s\"", 76, NULL,
      "malformed WWW-Authenticate header: Bearer challenge without realm", NULL, NULL, NULL},
-    {"realm=\"x\"", 76, NULL, "malformed WWW-Authenticate header: parameter before a scheme",
-     NULL, NULL, NULL},
+    {"realm=\"x\"", 76, NULL, "malformed WWW-Authenticate header: parameter before a scheme", NULL,
+     NULL, NULL},
     {"Negotiate abc", 76, NULL, "unsupported WWW-Authenticate challenge 'Negotiate abc'", NULL,
      NULL, NULL},
     {"", 76, NULL, "unsupported WWW-Authenticate challenge ''", NULL, NULL, NULL},
-    {"Bearer realm=\"x\" junk", 76, NULL, "malformed WWW-Authenticate header: expected ','",
-     NULL, NULL, NULL},
-    {"Bearer realm=@", 76, NULL, "malformed WWW-Authenticate header: expected ','", NULL,
+    {"Bearer realm=\"x\" junk", 76, NULL, "malformed WWW-Authenticate header: expected ','", NULL,
      NULL, NULL},
+    {"Bearer realm=@", 76, NULL, "malformed WWW-Authenticate header: expected ','", NULL, NULL,
+     NULL},
 };
 
 static const struct {
@@ -63,7 +64,7 @@ static const struct {
 static const struct {
     const char *cfg;
     const char *host;
-    int rc; /* 1 found, 0 none, -1 error */
+    int rc;           /* 1 found, 0 none, -1 error */
     const char *user; /* or the error message */
     const char *pass;
 } cfg_cases[] = {

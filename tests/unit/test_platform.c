@@ -40,20 +40,13 @@ static const struct {
     const char *cand;
     int rank;
 } rank_cases[] = {
-    {"linux/amd64", "linux/amd64", 0},
-    {"linux/amd64", "linux/386", 2},
-    {"linux/amd64", "linux/amd64/v2", -1},
-    {"linux/amd64/v3", "linux/amd64/v2", 2},
-    {"linux/amd64/v3", "linux/amd64", 3},
-    {"linux/amd64/v3", "linux/386", 4},
-    {"linux/arm64", "linux/arm64", 0},
-    {"linux/arm64", "linux/arm/v7", 3},
-    {"linux/arm64", "linux/arm/v8", 2},
-    {"linux/arm/v7", "linux/arm/v6", 2},
-    {"linux/arm/v6", "linux/arm/v7", -1},
-    {"linux/amd64", "windows/amd64", -1},
-    {"linux/amd64", "linux/arm64", -1},
-    {"linux/s390x", "linux/s390x", 0},
+    {"linux/amd64", "linux/amd64", 0},     {"linux/amd64", "linux/386", 2},
+    {"linux/amd64", "linux/amd64/v2", -1}, {"linux/amd64/v3", "linux/amd64/v2", 2},
+    {"linux/amd64/v3", "linux/amd64", 3},  {"linux/amd64/v3", "linux/386", 4},
+    {"linux/arm64", "linux/arm64", 0},     {"linux/arm64", "linux/arm/v7", 3},
+    {"linux/arm64", "linux/arm/v8", 2},    {"linux/arm/v7", "linux/arm/v6", 2},
+    {"linux/arm/v6", "linux/arm/v7", -1},  {"linux/amd64", "windows/amd64", -1},
+    {"linux/amd64", "linux/arm64", -1},    {"linux/s390x", "linux/s390x", 0},
 };
 
 static const char index_json[] =
@@ -79,11 +72,11 @@ static const struct {
     const char *want;
     const char *digest; /* NULL: none */
 } select_cases[] = {
-    {"linux/amd64", "c"},        /* exact beats 386; first of two equals */
-    {"linux/arm/v7", "d"},       /* fallback to v6 */
-    {"linux/arm64", "d"},        /* arm64 falls back to arm */
-    {"linux/riscv64", "g"},      /* no mediaType: a manifest */
-    {"linux/ppc64le", NULL},     /* unknown media type skipped */
+    {"linux/amd64", "c"},    /* exact beats 386; first of two equals */
+    {"linux/arm/v7", "d"},   /* fallback to v6 */
+    {"linux/arm64", "d"},    /* arm64 falls back to arm */
+    {"linux/riscv64", "g"},  /* no mediaType: a manifest */
+    {"linux/ppc64le", NULL}, /* unknown media type skipped */
     {"windows/amd64", NULL},
 };
 
