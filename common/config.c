@@ -20,8 +20,8 @@
 
 /* Nomad's docker driver default allow_caps (drivers/docker/config.go). */
 static const char *const default_caps[] = {
-    "AUDIT_WRITE", "CHOWN",  "DAC_OVERRIDE", "FOWNER", "FSETID",     "KILL",       "MKNOD",
-    "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT", NULL,
+    "AUDIT_WRITE",      "CHOWN",   "DAC_OVERRIDE", "FOWNER",  "FSETID", "KILL",       "MKNOD",
+    "NET_BIND_SERVICE", "SETFCAP", "SETGID",       "SETPCAP", "SETUID", "SYS_CHROOT", NULL,
 };
 static const char *const default_runtimes[] = {"runc", "crun", NULL};
 
@@ -112,8 +112,8 @@ static int check_keys(const cJSON *obj, const char *const *allowed, const char *
 }
 
 /* A nested object (absent: *out = NULL), whose keys must be in `allowed`. */
-static int get_obj(const cJSON *obj, const char *key, const char *path,
-                   const char *const *allowed, const cJSON **out, struct tdrv_err *err)
+static int get_obj(const cJSON *obj, const char *key, const char *path, const char *const *allowed,
+                   const cJSON **out, struct tdrv_err *err)
 {
     const cJSON *v = get(obj, key);
     char prefix[256];
@@ -159,8 +159,8 @@ static int get_str(const cJSON *obj, const char *key, const char *path, char **o
     return 0;
 }
 
-static int get_dur(const cJSON *obj, const char *key, const char *path, int64_t min,
-                   int64_t *out, struct tdrv_err *err)
+static int get_dur(const cJSON *obj, const char *key, const char *path, int64_t min, int64_t *out,
+                   struct tdrv_err *err)
 {
     const cJSON *v = obj ? get(obj, key) : NULL;
     struct tdrv_err derr = {0};
@@ -349,16 +349,30 @@ static int get_meta(const cJSON *obj, cJSON **out, struct tdrv_err *err)
 }
 
 static const char *const top_keys[] = {
-    "allow_privileged", "allow_caps", "allow_runtimes", "runtime", "volumes", "auth",
-    "pull_activity_timeout", "gc", "endpoint", "tls", "ports", "host_ip", "datacenter",
-    "node_name", "meta", "root", "run_dir", NULL,
+    "allow_privileged",
+    "allow_caps",
+    "allow_runtimes",
+    "runtime",
+    "volumes",
+    "auth",
+    "pull_activity_timeout",
+    "gc",
+    "endpoint",
+    "tls",
+    "ports",
+    "host_ip",
+    "datacenter",
+    "node_name",
+    "meta",
+    "root",
+    "run_dir",
+    NULL,
 };
 static const char *const volumes_keys[] = {"enabled", NULL};
 static const char *const auth_keys[] = {"config", "helper", NULL};
 static const char *const gc_keys[] = {"image", "image_delay", "container", "dangling_containers",
                                       NULL};
-static const char *const dangling_keys[] = {"enabled", "dry_run", "period", "creation_grace",
-                                            NULL};
+static const char *const dangling_keys[] = {"enabled", "dry_run", "period", "creation_grace", NULL};
 static const char *const tls_keys[] = {"ca", "cert", "key", NULL};
 static const char *const ports_keys[] = {"min", "max", "reserved", NULL};
 
@@ -400,8 +414,8 @@ static int apply(struct tdrv_config *c, const cJSON *doc, struct tdrv_err *err)
                  err) < 0 ||
         get_bool(dangling, "dry_run", "gc.dangling_containers.dry_run", &c->gc_dangling_dry_run,
                  err) < 0 ||
-        get_dur(dangling, "period", "gc.dangling_containers.period", 1,
-                &c->gc_dangling_period_ns, err) < 0 ||
+        get_dur(dangling, "period", "gc.dangling_containers.period", 1, &c->gc_dangling_period_ns,
+                err) < 0 ||
         get_dur(dangling, "creation_grace", "gc.dangling_containers.creation_grace", NS_PER_MIN,
                 &c->gc_dangling_creation_grace_ns, err) < 0 ||
         get_str(doc, "endpoint", "endpoint", &c->docker_endpoint, err) < 0 ||
@@ -422,8 +436,7 @@ static int apply(struct tdrv_config *c, const cJSON *doc, struct tdrv_err *err)
     if (c->host_ip) {
         unsigned char addr[16];
 
-        if (inet_pton(AF_INET, c->host_ip, addr) != 1 &&
-            inet_pton(AF_INET6, c->host_ip, addr) != 1)
+        if (inet_pton(AF_INET, c->host_ip, addr) != 1 && inet_pton(AF_INET6, c->host_ip, addr) != 1)
             return bad(err, "host_ip", "'%s' is not an IP address", c->host_ip);
     }
     if (c->root && c->root[0] != '/')
@@ -449,8 +462,7 @@ static int blank(const char *s)
     return 1;
 }
 
-static int read_file(struct tdrv_config *c, const char *path, int must_exist,
-                     struct tdrv_err *err)
+static int read_file(struct tdrv_config *c, const char *path, int must_exist, struct tdrv_err *err)
 {
     cleanup_buf struct tdrv_buf b;
     cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -52,8 +52,8 @@ int tdrv_task_ensure_alloc_id(cJSON *doc, struct tdrv_err *err)
 }
 
 /* A field of a Nomad API object: absent or null leaves *out NULL; a wrong type is 65. */
-static int field(const cJSON *obj, const char *key, int type, const char *where,
-                 const cJSON **out, struct tdrv_err *err)
+static int field(const cJSON *obj, const char *key, int type, const char *where, const cJSON **out,
+                 struct tdrv_err *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     const char *want = type == cJSON_String   ? "string"
@@ -66,7 +66,8 @@ static int field(const cJSON *obj, const char *key, int type, const char *where,
         return 0;
     if ((v->type & 0xff) != type)
         return tdrv_err_set(err, TDRV_E_DATA, 0, "request.%s.%s: expected %s", where, key, want);
-    if (type == cJSON_Number && (!isfinite(v->valuedouble) || v->valuedouble != floor(v->valuedouble)))
+    if (type == cJSON_Number &&
+        (!isfinite(v->valuedouble) || v->valuedouble != floor(v->valuedouble)))
         return tdrv_err_set(err, TDRV_E_DATA, 0, "request.%s.%s: expected integer", where, key);
     *out = v;
     return 0;
@@ -82,8 +83,8 @@ static int merge_meta(cJSON *dst, const cJSON *src, const char *where, struct td
 {
     for (const cJSON *c = src ? src->child : NULL; c; c = c->next) {
         if (!cJSON_IsString(c))
-            return tdrv_err_set(err, TDRV_E_DATA, 0, "request.%s.Meta.%s: expected string",
-                                where, c->string);
+            return tdrv_err_set(err, TDRV_E_DATA, 0, "request.%s.Meta.%s: expected string", where,
+                                c->string);
         tdrv_json_set(dst, c->string, tdrv_json_xstr(c->valuestring));
     }
     return 0;
@@ -102,8 +103,7 @@ static int add_ports(cJSON *ports, const cJSON *list, int reserved, const char *
         const cJSON *hostnet = NULL;
         cJSON *o;
 
-        snprintf(w, sizeof(w), "%s.%s[%d]", where, reserved ? "ReservedPorts" : "DynamicPorts",
-                 i);
+        snprintf(w, sizeof(w), "%s.%s[%d]", where, reserved ? "ReservedPorts" : "DynamicPorts", i);
         if (!cJSON_IsObject(p))
             return tdrv_err_set(err, TDRV_E_DATA, 0, "request.%s: expected object", w);
         if (field(p, "Label", cJSON_String, w, &label, err) < 0 ||
@@ -212,8 +212,8 @@ static int convert_task(const cJSON *job, const cJSON *group, const cJSON *task,
     if (env) {
         for (const cJSON *c = env->child; c; c = c->next)
             if (!cJSON_IsString(c))
-                return tdrv_err_set(err, TDRV_E_DATA, 0, "request.%s.Env.%s: expected string",
-                                    tw, c->string);
+                return tdrv_err_set(err, TDRV_E_DATA, 0, "request.%s.Env.%s: expected string", tw,
+                                    c->string);
         tdrv_json_add(doc, "env", tdrv_json_xdup(env));
     } else {
         tdrv_json_add(doc, "env", tdrv_json_xobj());
@@ -266,8 +266,7 @@ static int convert_task(const cJSON *job, const cJSON *group, const cJSON *task,
     return 0;
 }
 
-int tdrv_task_from_job(const cJSON *job_doc, const char *select, cJSON **out,
-                       struct tdrv_err *err)
+int tdrv_task_from_job(const cJSON *job_doc, const char *select, cJSON **out, struct tdrv_err *err)
 {
     const cJSON *job = NULL;
     const cJSON *groups = NULL;
@@ -340,11 +339,11 @@ int tdrv_task_from_job(const cJSON *job_doc, const char *select, cJSON **out,
         return tdrv_err_set(err, TDRV_E_DATA, 0, "request.Job: the job has no task");
     if (!select && count > 1)
         return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0,
-                             "the job has %d tasks, choose one with --task GROUP/TASK: %s",
-                             count, names.data);
+                             "the job has %d tasks, choose one with --task GROUP/TASK: %s", count,
+                             names.data);
     if (!found_task)
-        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0,
-                             "no task '%s' in the job (tasks: %s)", select, names.data);
+        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "no task '%s' in the job (tasks: %s)",
+                             select, names.data);
     return convert_task(job, found_group, found_task, found_gi, found_ti, out, err);
 }
 
@@ -394,8 +393,8 @@ int tdrv_task_read(int fd, const char *select, cJSON **doc, struct tdrv_err *err
              strncmp(g->valuestring, select, (size_t)(slash - select)) ||
              strcmp(t->valuestring, slash + 1)))
             return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0,
-                                 "--task '%s' does not match the document's task '%s/%s'",
-                                 select, g->valuestring, t->valuestring);
+                                 "--task '%s' does not match the document's task '%s/%s'", select,
+                                 g->valuestring, t->valuestring);
     }
     *doc = steal_ptr(&in);
     return 0;

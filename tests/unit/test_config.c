@@ -27,8 +27,7 @@ static const struct {
     {"gc:\n  imagedelay: 3m\n", 78, "config.gc.imagedelay: unknown key"},
     {"gc: {dangling_containers: {grace: 1m}}\n", 78,
      "config.gc.dangling_containers.grace: unknown key"},
-    {"gc: {image_delay: soon}\n", 78,
-     "config.gc.image_delay: invalid duration 'soon': bad number"},
+    {"gc: {image_delay: soon}\n", 78, "config.gc.image_delay: invalid duration 'soon': bad number"},
     {"gc: {image_delay: 180}\n", 78,
      "config.gc.image_delay: expected a duration string such as \"5m\""},
     {"gc: {dangling_containers: {creation_grace: 30s}}\n", 78,
@@ -158,8 +157,7 @@ static void missing(void)
     ok(tdrv_config_load(&c, "/nonexistent/tdrv.yaml", &err) < 0, "missing named config fails");
     CHECK_INT(err.code, 78, "missing named config is 78");
     CHECK_STR(err.word, "invalid_config", "missing named config word");
-    CHECK_STR(err.msg,
-              "unable to open config '/nonexistent/tdrv.yaml': No such file or directory",
+    CHECK_STR(err.msg, "unable to open config '/nonexistent/tdrv.yaml': No such file or directory",
               "missing named config message");
     tdrv_config_release(&c);
 }

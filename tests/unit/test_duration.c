@@ -61,6 +61,7 @@ static const struct {
     {"s", 0, 65, "invalid duration 's': bad number"},
     {".s", 0, 65, "invalid duration '.s': bad number"},
     {"-.s", 0, 65, "invalid duration '-.s': bad number"},
+    {"x5s", 0, 65, "invalid duration 'x5s': bad number"},
     {" 5s", 0, 65, "invalid duration ' 5s': bad number"},
     {"--5s", 0, 65, "invalid duration '--5s': bad number"},
     {"1h-5m", 0, 65, "invalid duration '1h-5m': unknown unit 'h-'"},

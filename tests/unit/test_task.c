@@ -160,8 +160,9 @@ void test_task(void)
     {
         struct tdrv_err err = {0};
         cJSON *doc = NULL;
-        const char *in = "{\"task\":\"x\",\"error\":{\"tool\":\"tdrv-pull\",\"code\":\"auth_failed\","
-                         "\"exit\":77,\"message\":\"denied\"}}";
+        const char *in =
+            "{\"task\":\"x\",\"error\":{\"tool\":\"tdrv-pull\",\"code\":\"auth_failed\","
+            "\"exit\":77,\"message\":\"denied\"}}";
         char *s;
 
         ok(read_text(in, NULL, &doc, &err) < 0, "error document is refused");
