@@ -10,6 +10,7 @@
 #include "log.h"
 #include "mem.h"
 #include "platform.h"
+#include "pull_local.h"
 #include "ref.h"
 #include "registry.h"
 #include "store.h"
@@ -294,7 +295,7 @@ int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct 
     __attribute__((cleanup(wipe_json))) cJSON *auth_copy = NULL;
     cleanup_ref struct tdrv_ref ref = {0};
     cleanup_config struct tdrv_config conf = {0};
-    cleanup_store struct tdrv_store st = {0};
+    cleanup_store struct tdrv_store st = {.root_fd = -1};
     cleanup_cred struct tdrv_cred cred = {0};
     cleanup_free char *refstr = NULL;
     cleanup_json cJSON *info = NULL;
@@ -311,6 +312,28 @@ int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct 
     int present;
     int rc;
 
+    struct tdrv_pull_local lo = {.root = opt->root, .load = opt->load, .rootfs = opt->rootfs};
+
+    if (!lo.load && tdrv_json_str(req, "config.load", TDRV_OPTIONAL, &lo.load, err) < 0)
+        return -1;
+    if (lo.load) {
+        /* an archive (docker-archive, oci-archive, OCI layout, ACI): no registry */
+        cleanup_free char *name = NULL;
+        cJSON *obj = NULL;
+        int found = 0;
+        if (!image && tdrv_json_str(req, "config.image", TDRV_OPTIONAL, &image, err) < 0)
+            return -1;
+        if (image) {
+            if (tdrv_ref_parse_image(image, &ref, err) < 0)
+                return tdrv_err_wrap(err, "request.config.image");
+            name = tdrv_ref_string(&ref);
+        }
+        if (tdrv_pull_local(&lo, name, &obj, &found, err) < 0)
+            return -1;
+        tdrv_json_set(req, "image", obj);
+        *res = NULL;
+        return 0;
+    }
     if (!image) {
         if (tdrv_json_obj(req, "config", TDRV_REQUIRED, &cfgobj, err) < 0 ||
             tdrv_json_str(req, "config.image", TDRV_REQUIRED, &image, err) < 0)
@@ -345,7 +368,7 @@ int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct 
     ro.retries = 4;
     ro.progress = opt->progress;
 
-    if (tdrv_store_open(&st, NULL, err) < 0)
+    if (tdrv_store_open(&st, opt->root, err) < 0)
         return -1;
     rc = tdrv_store_lookup(&st, refstr, &info, err);
     present = rc == 0;
@@ -400,7 +423,8 @@ int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct 
         }
         tdrv_registry_free(reg);
     }
-    tdrv_json_set(info, "cached", cJSON_CreateBool(cached));
+    if (tdrv_pull_local_finish(&lo, info, cached, err) < 0)
+        return -1;
     if (index_digest[0])
         tdrv_json_add_str(info, "index_digest", index_digest);
     if (!cJSON_GetObjectItemCaseSensitive(info, "reference"))

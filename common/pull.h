@@ -21,6 +21,9 @@ struct tdrv_pull_opts {
     unsigned max_concurrent; /* --max-concurrent, 0: default (4) */
     enum tdrv_pull_policy policy;
     enum tdrv_progress_mode progress;
+    const char *root;   /* --root: store root (NULL: $TDRV_ROOT or /var/lib/tdrv) */
+    const char *load;   /* --load: an archive or OCI layout (else config.load) */
+    const char *rootfs; /* --rootfs: also write the flattened rootfs there */
 };
 
 /* Fetch the image a task document names and add its `image` object; *res is the document. */

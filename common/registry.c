@@ -12,12 +12,12 @@
 #include <curl/curl.h>
 #include <ctype.h>
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -76,62 +76,26 @@ static void wipe_str(char **p)
 
 /* ---- digests --------------------------------------------------------------------------- */
 
-static const EVP_MD *digest_md(const char *digest)
+static int digest_alg(const char *digest)
 {
-    if (!strncmp(digest, "sha256:", 7))
-        return EVP_sha256();
-    if (!strncmp(digest, "sha512:", 7))
-        return EVP_sha512();
-    return NULL;
+    int alg = 0;
+    const char *hex = NULL;
+    struct tdrv_err e = {0};
+
+    return tdrv_digest_parse(digest, &alg, &hex, &e) < 0 ? 0 : alg;
 }
 
 int tdrv_digest_valid(const char *d)
 {
-    size_t want;
-    const char *hex;
-
-    if (!strncmp(d, "sha256:", 7))
-        want = 64;
-    else if (!strncmp(d, "sha512:", 7))
-        want = 128;
-    else
-        return 0;
-    hex = d + 7;
-    if (strlen(hex) != want)
-        return 0;
-    for (; *hex; hex++)
-        if (!isxdigit((unsigned char)*hex) || isupper((unsigned char)*hex))
-            return 0;
-    return 1;
+    return digest_alg(d) != 0;
 }
 
-static void hexify(const unsigned char *md, unsigned n, const char *alg, char *out, size_t len)
+/* The digest of a buffer with the algorithm of `like` (sha256 when like is not a digest). */
+static void digest_like(const char *like, const void *p, size_t n, char *out)
 {
-    size_t o = (size_t)snprintf(out, len, "%s:", alg);
-    for (unsigned i = 0; i < n && o + 2 < len; i++, o += 2)
-        snprintf(out + o, len - o, "%02x", md[i]);
-}
+    int alg = like ? digest_alg(like) : 0;
 
-int tdrv_digest_buf(const char *alg, const void *p, size_t n, char *out, size_t len)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
-    const EVP_MD *t = !strcmp(alg, "sha512") ? EVP_sha512() : EVP_sha256();
-
-    if (!EVP_Digest(p, n, md, &mdlen, t, NULL))
-        return -1;
-    hexify(md, mdlen, !strcmp(alg, "sha512") ? "sha512" : "sha256", out, len);
-    return 0;
-}
-
-static int finish_md(EVP_MD_CTX *c, const char *want, char *got, size_t len)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
-
-    EVP_DigestFinal_ex(c, md, &mdlen);
-    hexify(md, mdlen, !strncmp(want, "sha512:", 7) ? "sha512" : "sha256", got, len);
-    return strcmp(got, want) ? -1 : 0;
+    tdrv_digest_buf(alg ? alg : TDRV_SHA256, p, n, out);
 }
 
 /* ---- one easy handle ------------------------------------------------------------------- */
@@ -730,7 +694,7 @@ static int get_manifest(struct tdrv_registry *r, const char *reference, const ch
     cleanup_free char *url = tdrv_xasprintf("%s/v2/%s/manifests/%s", r->base, r->path, reference);
     const cJSON *mt;
     const cJSON *sv;
-    char got[160];
+    char got[TDRV_DIGEST_MAX];
     char *semi;
 
     memset(m, 0, sizeof(*m));
@@ -751,21 +715,19 @@ static int get_manifest(struct tdrv_registry *r, const char *reference, const ch
                              "manifest '%s' is %zu bytes, its descriptor says %lld", reference,
                              m->body.len, (long long)want_size);
     if (want_digest) {
-        if (tdrv_digest_buf(!strncmp(want_digest, "sha512:", 7) ? "sha512" : "sha256",
-                            m->body.data ? m->body.data : "", m->body.len, got, sizeof(got)) < 0 ||
-            strcmp(got, want_digest))
+        digest_like(want_digest, m->body.data ? m->body.data : "", m->body.len, got);
+        if (strcmp(got, want_digest))
             return tdrv_err_setw(err, TDRV_E_PROTOCOL, "digest_mismatch", 0,
                                  "manifest digest mismatch: wanted %s, got %s", want_digest, got);
     } else {
-        const char *alg = !strncmp(rs.digest, "sha512:", 7) ? "sha512" : "sha256";
-        tdrv_digest_buf(alg, m->body.data ? m->body.data : "", m->body.len, got, sizeof(got));
+        digest_like(rs.digest[0] ? rs.digest : NULL, m->body.data ? m->body.data : "", m->body.len,
+                    got);
         if (rs.digest[0] && strcmp(rs.digest, got))
             return tdrv_err_setw(err, TDRV_E_PROTOCOL, "digest_mismatch", 0,
                                  "manifest digest mismatch: registry says %.100s, content is %s",
                                  rs.digest, got);
-        if (strcmp(alg, "sha256"))
-            tdrv_digest_buf("sha256", m->body.data ? m->body.data : "", m->body.len, got,
-                            sizeof(got));
+        if (digest_alg(got) != TDRV_SHA256)
+            tdrv_digest_buf(TDRV_SHA256, m->body.data ? m->body.data : "", m->body.len, got);
     }
     snprintf(m->digest, sizeof(m->digest), "%s", want_digest ? want_digest : got);
     if (strstr(m->media_type, "prettyjws") ||
@@ -914,7 +876,7 @@ struct xfer {
     struct tdrv_blob_job *job;
     CURL *h;
     struct curl_slist *hdrs;
-    EVP_MD_CTX *md;
+    struct tdrv_hash *md;
     uint64_t got;
     uint64_t start_off;
     int state;
@@ -970,7 +932,7 @@ static size_t x_write_cb(char *p, size_t sz, size_t nm, void *ud)
                     x->failed = 1;
                     return 0;
                 }
-                EVP_DigestInit_ex(x->md, digest_md(x->job->digest), NULL);
+                tdrv_hash_reset(x->md);
                 x->got = 0;
                 x->start_off = 0;
             }
@@ -986,7 +948,7 @@ static size_t x_write_cb(char *p, size_t sz, size_t nm, void *ud)
         return 0;
     }
     if (!x->job->sink_verifies)
-        EVP_DigestUpdate(x->md, p, n);
+        tdrv_hash_update(x->md, p, n);
     if (x->job->write(x->job->ctx, p, n, &x->err) < 0) {
         x->failed = 1;
         return 0;
@@ -1115,7 +1077,7 @@ static int x_finish(struct xfer *x, CURLcode c, struct progress *pg)
     struct tdrv_registry *r = x->r;
     long st = 0;
     int foreign = x->url_idx < x->nurls;
-    char got[160];
+    char got[TDRV_DIGEST_MAX];
 
     curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &st);
     if (x->failed)
@@ -1126,7 +1088,9 @@ static int x_finish(struct xfer *x, CURLcode c, struct progress *pg)
                                  "blob %s: got %llu bytes, its descriptor says %llu",
                                  x->job->digest, (unsigned long long)x->got,
                                  (unsigned long long)x->job->size);
-        if (!x->job->sink_verifies && finish_md(x->md, x->job->digest, got, sizeof(got)) < 0)
+        if (!x->job->sink_verifies)
+            tdrv_hash_final(x->md, got);
+        if (!x->job->sink_verifies && strcmp(got, x->job->digest))
             return tdrv_err_setw(&x->err, TDRV_E_PROTOCOL, "digest_mismatch", 0,
                                  "blob digest mismatch: wanted %s, got %s", x->job->digest, got);
         if (x->job->done(x->job->ctx, &x->err) < 0)
@@ -1155,7 +1119,7 @@ static int x_finish(struct xfer *x, CURLcode c, struct progress *pg)
         /* our offset is past what the server has: start over */
         if (x->job->reset(x->job->ctx, &x->err) < 0)
             return -1;
-        EVP_DigestInit_ex(x->md, digest_md(x->job->digest), NULL);
+        tdrv_hash_reset(x->md);
         x->got = 0;
     }
     if (c != CURLE_OK && (c == CURLE_OPERATION_TIMEDOUT || !transient_curl(c)))
@@ -1197,15 +1161,12 @@ int tdrv_registry_fetch(struct tdrv_registry *r, struct tdrv_blob_job *jobs, siz
     for (size_t i = 0; i < n; i++) {
         xs[i].r = r;
         xs[i].job = &jobs[i];
-        xs[i].md = EVP_MD_CTX_new();
-        if (!xs[i].md)
-            tdrv_oom();
-        if (!digest_md(jobs[i].digest) || !tdrv_digest_valid(jobs[i].digest)) {
+        if (!tdrv_digest_valid(jobs[i].digest)) {
             rc = tdrv_err_setw(err, TDRV_E_PROTOCOL, "protocol_error", 0,
                                "unsupported or malformed blob digest '%.100s'", jobs[i].digest);
             goto out;
         }
-        EVP_DigestInit_ex(xs[i].md, digest_md(jobs[i].digest), NULL);
+        xs[i].md = tdrv_hash_new(digest_alg(jobs[i].digest));
         xs[i].got = jobs[i].sink_verifies ? jobs[i].offset : 0;
         if (jobs[i].urls) {
             const cJSON *u;
@@ -1265,7 +1226,7 @@ int tdrv_registry_fetch(struct tdrv_registry *r, struct tdrv_blob_job *jobs, siz
 out:
     for (size_t i = 0; i < n; i++) {
         x_stop(&xs[i], m);
-        EVP_MD_CTX_free(xs[i].md);
+        tdrv_hash_free(xs[i].md);
     }
     if (rc < 0 && pg.mode == TDRV_PROGRESS_BAR)
         fputc('\n', stderr);

@@ -104,8 +104,7 @@ struct tdrv_blob_job {
 int tdrv_registry_fetch(struct tdrv_registry *r, struct tdrv_blob_job *jobs, size_t n,
                         struct tdrv_err *err);
 
-/* Digest helpers (sha256 and sha512). */
+/* A well-formed sha256/sha512 digest string? */
 int tdrv_digest_valid(const char *digest);
-int tdrv_digest_buf(const char *alg, const void *p, size_t n, char *out, size_t len);
 
 #endif

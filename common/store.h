@@ -62,7 +62,8 @@ void tdrv_store_release(struct tdrv_store *s);
  *
  * begin holds a per-digest flock until commit/abort: a second process ingesting the same
  * digest blocks in begin, then sees the blob present (returns 1). size < 0 means unknown
- * (no size check). Supported digests: sha256, sha512.
+ * (no size check). digest NULL: the digest is computed (sha256), no resume, see
+ * tdrv_blob_commit_digest. Supported digests: sha256, sha512.
  * ------------------------------------------------------------------------------------------ */
 struct tdrv_blob_writer;
 
@@ -72,6 +73,9 @@ uint64_t tdrv_blob_offset(const struct tdrv_blob_writer *w);
 int tdrv_blob_restart(struct tdrv_blob_writer *w, struct tdrv_err *err);
 int tdrv_blob_write(struct tdrv_blob_writer *w, const void *buf, size_t n, struct tdrv_err *err);
 int tdrv_blob_commit(struct tdrv_blob_writer *w, struct tdrv_err *err);
+/* commit, and write the blob's digest into digest (TDRV_DIGEST_MAX = 136 bytes) when not NULL;
+ * with begin's digest NULL the blob is stored under the sha256 computed while writing. */
+int tdrv_blob_commit_digest(struct tdrv_blob_writer *w, char *digest, struct tdrv_err *err);
 void tdrv_blob_abort(struct tdrv_blob_writer *w);
 void tdrv_blob_discard(struct tdrv_blob_writer *w);
 

@@ -26,6 +26,10 @@ static const char usage[] =
     "      --max-concurrent N  blobs downloaded at once (default 4)\n"
     "      --ca-file FILE      trust the CA certificates in FILE (PEM) too\n"
     "      --progress MODE     bar, json (JSON Lines on stderr) or none\n"
+    "      --load PATH         load the image from a docker-archive, oci-archive, OCI\n"
+    "                          layout directory or ACI (as config.load)\n"
+    "      --rootfs DIR        also write the image's flattened root filesystem to DIR\n"
+    "      --root DIR          the store (default $TDRV_ROOT, else /var/lib/tdrv)\n"
     "  -v, --verbose           more messages on stderr (repeatable)\n"
     "  -q, --quiet             errors only\n"
     "      --log-format FMT    text (default) or json\n"
@@ -48,6 +52,9 @@ enum {
     OPT_MAXC,
     OPT_CA,
     OPT_PROGRESS,
+    OPT_LOAD,
+    OPT_ROOTFS,
+    OPT_ROOT,
 };
 
 static int parse_enum(const char *opt, const char *v, const char *const *names, int *out,
@@ -77,6 +84,9 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct tdrv_err *er
         {"max-concurrent", required_argument, NULL, OPT_MAXC},
         {"ca-file", required_argument, NULL, OPT_CA},
         {"progress", required_argument, NULL, OPT_PROGRESS},
+        {"load", required_argument, NULL, OPT_LOAD},
+        {"rootfs", required_argument, NULL, OPT_ROOTFS},
+        {"root", required_argument, NULL, OPT_ROOT},
         {NULL, 0, NULL, 0},
     };
     static const char *const policies[] = {"", "never", "new", "update", NULL};
@@ -118,6 +128,15 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct tdrv_err *er
             if (parse_enum("--progress", optarg, modes, &v, err) < 0)
                 return -1;
             o->pull.progress = (enum tdrv_progress_mode)v;
+            break;
+        case OPT_LOAD:
+            o->pull.load = optarg;
+            break;
+        case OPT_ROOTFS:
+            o->pull.rootfs = optarg;
+            break;
+        case OPT_ROOT:
+            o->pull.root = optarg;
             break;
         default:
             if (tdrv_cli_std(&tool, c, argv, err) < 0)
