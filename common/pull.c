@@ -402,7 +402,7 @@ int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct 
         ro.cred = &cred;
         if (tdrv_registry_open(&reg, &ref, &ro, err) < 0)
             return -1;
-        if (present && !ref.digest) {
+        if (present && !ref.digest && !force) {
             /* a cheap HEAD: a GET counts as a pull on Docker Hub */
             if (tdrv_registry_head(reg, ref.tag, remote, sizeof(remote), err) == 0 &&
                 store_matches(&st, info, remote, &want))

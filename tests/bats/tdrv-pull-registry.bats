@@ -179,8 +179,9 @@ no_secret() { # the password must appear nowhere
     jq -e '.image.cached == true' <<<"$output"
     grep -q '> HEAD /v2/library/busybox/manifests/latest' <<<"$stderr"
     ! grep -q '> GET /v2/library/busybox/blobs/' <<<"$stderr"
-    run --separate-stderr -0 tdrv-pull <<<'{"config":{"image":"127.0.0.1:'"$ANON_PORT"'/library/busybox:1","force_pull":true}}'
+    run --separate-stderr -0 tdrv-pull -vv <<<'{"config":{"image":"127.0.0.1:'"$ANON_PORT"'/library/busybox:latest","force_pull":true}}'
     jq -e '.image.cached == false' <<<"$output"
+    grep -q '> GET /v2/library/busybox/manifests/latest' <<<"$stderr"
 }
 
 @test "--pull-policy never: an absent image is 66 without touching the network" {
