@@ -408,7 +408,7 @@ int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct 
                 store_matches(&st, info, remote, &want))
                 cached = 1;
             tdrv_err_clear(err);
-        } else if (present) {
+        } else if (present && !force) {
             cached = 1;
         }
         if (!cached) {
