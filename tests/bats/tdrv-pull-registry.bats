@@ -117,6 +117,18 @@ setup_file() {
     echo $! >>"$d/pids"
     wait_port "$pport"
     echo "PROXY_PORT=$pport" >>"$d/env"
+    local dport uport
+    dport=$(tdrv_free_port 5100 5199)
+    python3 "$FX/fault_proxy.py" "$dport" "$ANON_PORT" dropall 100000 "$bl" >"$d/dropall.log" 2>&1 &
+    echo $! >>"$d/pids"
+    wait_port "$dport"
+    echo "DROPALL_PORT=$dport" >>"$d/env"
+    echo "BIG_LAYER=$bl" >>"$d/env"
+    uport=$(tdrv_free_port 5100 5199)
+    python3 "$FX/fault_proxy.py" "$uport" "$ANON_PORT" 503once >"$d/503.log" 2>&1 &
+    echo $! >>"$d/pids"
+    wait_port "$uport"
+    echo "UNAVAIL_PORT=$uport" >>"$d/env"
     sport=$(tdrv_free_port 5100 5199)
     python3 "$FX/fault_proxy.py" "$sport" "$ANON_PORT" stall >"$d/stall.log" 2>&1 &
     echo $! >>"$d/pids"
@@ -294,7 +306,8 @@ SH
     jq -e '.error.code == "auth_failed"' <<<"$output"
     run --separate-stderr -0 tdrv-pull <<<'{"config":{"image":"127.0.0.1:'"$TOKEN_PORT"'/private/img:1","auth":{"username":"alice","password":"s3cret-Pa55"}}}'
     jq -e --arg d "$(layout_digest priv)" '.image.manifest_digest == $d' <<<"$output"
-    grep -q "basic=yes scope=repository:private/img:pull" "$FXD/$TOKEN_SRV_PORT.log"
+    # one token for the whole pull (manifest, config and layer requests)
+    [ "$(grep -c "basic=yes scope=repository:private/img:pull$" "$FXD/$TOKEN_SRV_PORT.log")" -eq 1 ]
     run --separate-stderr -77 tdrv-pull <<<'{"config":{"image":"127.0.0.1:'"$TOKEN_PORT"'/private/img:1","force_pull":true,"auth":{"username":"alice","password":"bad-s3cret-Pa55"}}}'
     ! grep -q 'bad-s3cret' <<<"$output$stderr"
 }
@@ -321,6 +334,37 @@ SH
     run --separate-stderr -0 tdrv-pull -v "127.0.0.1:$PROXY_PORT/big/img:1"
     jq -e --arg d "$(layout_digest big)" '.image.manifest_digest == $d' <<<"$output"
     grep -q 'resuming' <<<"$stderr"
+}
+
+@test "a pull that keeps losing its connection fails cleanly, and the next one resumes" {
+    run --separate-stderr -69 tdrv-pull -v "127.0.0.1:$DROPALL_PORT/big/img:1"
+    jq -e '.error.code == "registry_unreachable"' <<<"$output"
+    [ "$(grep -c resuming <<<"$stderr")" -ge 3 ]
+    # nothing looks complete: no blob, no layer, no image; only the partial download
+    [ ! -e "$TDRV_ROOT/images/blobs/sha256/${BIG_LAYER#sha256:}" ]
+    [ -z "$(find "$TDRV_ROOT/layers" -mindepth 1 -maxdepth 1 -type d 2>/dev/null)" ]
+    run tdrv-pull --pull-policy never "127.0.0.1:$DROPALL_PORT/big/img:1"
+    [ "$status" -eq 66 ]
+    [ -s "$TDRV_ROOT/ingest/${BIG_LAYER#sha256:}.partial" ]
+    run --separate-stderr -0 tdrv-pull -v "127.0.0.1:$ANON_PORT/big/img:1"
+    grep -q "resuming at byte" <<<"$stderr"
+    [ -e "$TDRV_ROOT/images/blobs/sha256/${BIG_LAYER#sha256:}" ]
+}
+
+@test "HTTP 503 is retried with backoff" {
+    run --separate-stderr -0 tdrv-pull -v "127.0.0.1:$UNAVAIL_PORT/library/busybox:1"
+    grep -q "after HTTP 503" <<<"$stderr"
+}
+
+@test "two pulls of one image at the same time both succeed" {
+    tdrv-pull "127.0.0.1:$ANON_PORT/big/img:1" >"$BATS_TEST_TMPDIR/a.json" 2>"$BATS_TEST_TMPDIR/a.err" &
+    local a=$!
+    tdrv-pull "127.0.0.1:$ANON_PORT/big/img:1" >"$BATS_TEST_TMPDIR/b.json" 2>"$BATS_TEST_TMPDIR/b.err" &
+    local b=$!
+    wait "$a"
+    wait "$b"
+    jq -e --arg d "$(layout_digest big)" '.image.manifest_digest == $d' "$BATS_TEST_TMPDIR/a.json"
+    jq -e --arg d "$(layout_digest big)" '.image.manifest_digest == $d' "$BATS_TEST_TMPDIR/b.json"
 }
 
 @test "a registry that never answers: image_pull_timeout gives 75 timeout" {
