@@ -221,7 +221,15 @@ static int fetch_image(struct tdrv_registry *reg, struct tdrv_store *st, const c
     }
     for (size_t i = 0; i < n; i++) {
         const cJSON *l = cJSON_GetArrayItem(layers, (int)i);
-        int b = tdrv_store_layer_begin(st, &lj[i].desc, &lj[i].w, err);
+        int dup = 0;
+        int b;
+        /* The same blob twice (empty layers): fetched once; tdrv_store_image_put unpacks
+         * the later copies from it. Beginning it twice would wait on our own lock. */
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = !strcmp(lj[j].desc.digest, lj[i].desc.digest);
+        if (dup)
+            continue;
+        b = tdrv_store_layer_begin(st, &lj[i].desc, &lj[i].w, err);
         if (b < 0)
             goto out;
         if (b == 1)

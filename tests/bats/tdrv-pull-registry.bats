@@ -58,6 +58,7 @@ setup_file() {
     python3 "$FX/mkimage.py" tamper --seed tamper --layer-bytes 200000 >/dev/null
     python3 "$FX/mkimage.py" big --seed big --layer-bytes 3000000 >/dev/null
     python3 "$FX/mkimage.py" priv --seed priv >/dev/null
+    python3 "$FX/mkimage.py" dup --seed dup --layers 3 --dup >/dev/null
     # certificates: a CA and a server certificate for 127.0.0.1; a token signing cert
     openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
         -subj /CN=tdrv-test-ca 2>/dev/null
@@ -75,6 +76,7 @@ setup_file() {
     push multi "127.0.0.1:$ANON_PORT/multi/img:1"
     push tamper "127.0.0.1:$ANON_PORT/tamper/img:1"
     push big "127.0.0.1:$ANON_PORT/big/img:1"
+    push dup "127.0.0.1:$ANON_PORT/dup/img:1"
     # tamper with the layer on the registry's disk: same size, other bytes
     local tl
     tl=$(jq -r '.layers[0].digest' "tamper/blobs/sha256/$(jq -r '.manifests[0].digest' tamper/index.json | cut -d: -f2)" | cut -d: -f2)
@@ -216,6 +218,11 @@ no_secret() { # the password must appear nowhere
 @test "an invalid reference is 65 invalid_reference" {
     run --separate-stderr -65 tdrv-pull "127.0.0.1:$ANON_PORT/Upper/Case:1"
     jq -e '.error.code == "invalid_reference"' <<<"$output"
+}
+
+@test "an image with the same layer blob three times" {
+    run --separate-stderr -0 timeout 60 tdrv-pull "127.0.0.1:$ANON_PORT/dup/img:1"
+    jq -e '.image.layers | length == 3' <<<"$output"
 }
 
 @test "image index: the host's platform by default, --platform to choose, no match is 66" {
