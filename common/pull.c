@@ -10,6 +10,7 @@
 #include "log.h"
 #include "mem.h"
 #include "platform.h"
+#include "pull_docker.h"
 #include "pull_local.h"
 #include "ref.h"
 #include "registry.h"
@@ -376,6 +377,25 @@ int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct 
     ro.retries = 4;
     ro.progress = opt->progress;
 
+    if (opt->to == TDRV_TO_DOCKER ||
+        (opt->to == TDRV_TO_AUTO && driver && !strcmp(driver, "docker"))) {
+        struct tdrv_pull_docker pd = {.ref = &ref,
+                                      .conf = &conf,
+                                      .cred = &cred,
+                                      .force = force,
+                                      .timeout_ms = ro.pull_timeout_ms};
+        cJSON *img = NULL;
+        ao.task_auth = task_auth;
+        ao.config_path = conf.auth_config;
+        ao.helper = conf.auth_helper;
+        ao.soft_fail = soft;
+        if (tdrv_auth_resolve(&ao, ref.domain, &cred, err) < 0 ||
+            tdrv_pull_docker(&pd, &img, err) < 0)
+            return -1;
+        tdrv_json_set(req, "image", img);
+        *res = NULL;
+        return 0;
+    }
     if (tdrv_store_open(&st, opt->root, err) < 0)
         return -1;
     rc = tdrv_store_lookup(&st, refstr, &info, err);

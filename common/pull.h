@@ -13,6 +13,12 @@ enum tdrv_pull_policy {
     TDRV_POLICY_UPDATE,      /* always ask the registry (a HEAD when present) */
 };
 
+enum tdrv_pull_target {
+    TDRV_TO_AUTO = 0, /* the Docker Engine for driver "docker", else the store */
+    TDRV_TO_STORE,
+    TDRV_TO_DOCKER,
+};
+
 struct tdrv_pull_opts {
     const char *task_select; /* --task GROUP/TASK for a Nomad job document */
     const char *image;       /* IMAGE operand: pull it without a task document */
@@ -21,9 +27,10 @@ struct tdrv_pull_opts {
     unsigned max_concurrent; /* --max-concurrent, 0: default (4) */
     enum tdrv_pull_policy policy;
     enum tdrv_progress_mode progress;
-    const char *root;   /* --root: store root (NULL: $TDRV_ROOT or /var/lib/tdrv) */
-    const char *load;   /* --load: an archive or OCI layout (else config.load) */
-    const char *rootfs; /* --rootfs: also write the flattened rootfs there */
+    enum tdrv_pull_target to; /* --to store|docker */
+    const char *root;         /* --root: store root (NULL: $TDRV_ROOT or /var/lib/tdrv) */
+    const char *load;         /* --load: an archive or OCI layout (else config.load) */
+    const char *rootfs;       /* --rootfs: also write the flattened rootfs there */
 };
 
 /* Fetch the image a task document names and add its `image` object; *res is the document. */

@@ -26,6 +26,8 @@ static const char usage[] =
     "      --max-concurrent N  blobs downloaded at once (default 4)\n"
     "      --ca-file FILE      trust the CA certificates in FILE (PEM) too\n"
     "      --progress MODE     bar, json (JSON Lines on stderr) or none\n"
+    "      --to TARGET         store, or docker (a Docker Engine; the default for driver\n"
+    "                          \"docker\")\n"
     "      --load PATH         load the image from a docker-archive, oci-archive, OCI\n"
     "                          layout directory or ACI (as config.load)\n"
     "      --rootfs DIR        also write the image's flattened root filesystem to DIR\n"
@@ -52,6 +54,7 @@ enum {
     OPT_MAXC,
     OPT_CA,
     OPT_PROGRESS,
+    OPT_TO,
     OPT_LOAD,
     OPT_ROOTFS,
     OPT_ROOT,
@@ -84,6 +87,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct tdrv_err *er
         {"max-concurrent", required_argument, NULL, OPT_MAXC},
         {"ca-file", required_argument, NULL, OPT_CA},
         {"progress", required_argument, NULL, OPT_PROGRESS},
+        {"to", required_argument, NULL, OPT_TO},
         {"load", required_argument, NULL, OPT_LOAD},
         {"rootfs", required_argument, NULL, OPT_ROOTFS},
         {"root", required_argument, NULL, OPT_ROOT},
@@ -91,6 +95,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct tdrv_err *er
     };
     static const char *const policies[] = {"", "never", "new", "update", NULL};
     static const char *const modes[] = {"auto", "none", "bar", "json", NULL};
+    static const char *const targets[] = {"auto", "store", "docker", NULL};
     uint64_t n = 0;
     int v = 0;
     int c;
@@ -128,6 +133,11 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct tdrv_err *er
             if (parse_enum("--progress", optarg, modes, &v, err) < 0)
                 return -1;
             o->pull.progress = (enum tdrv_progress_mode)v;
+            break;
+        case OPT_TO:
+            if (parse_enum("--to", optarg, targets, &v, err) < 0)
+                return -1;
+            o->pull.to = (enum tdrv_pull_target)v;
             break;
         case OPT_LOAD:
             o->pull.load = optarg;

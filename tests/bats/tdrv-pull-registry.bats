@@ -131,6 +131,9 @@ setup_file() {
     echo $! >>"$d/pids"
     wait_port "$uport"
     echo "UNAVAIL_PORT=$uport" >>"$d/env"
+    python3 "$FX/fake_engine.py" "$d/engine.sock" "$d/engine.log" >"$d/engine.out" 2>&1 &
+    echo $! >>"$d/pids"
+    for _ in $(seq 100); do [ -S "$d/engine.sock" ] && break; sleep 0.1; done
     sport=$(tdrv_free_port 5100 5199)
     python3 "$FX/fault_proxy.py" "$sport" "$ANON_PORT" stall >"$d/stall.log" 2>&1 &
     echo $! >>"$d/pids"
@@ -389,4 +392,41 @@ SH
     run --separate-stderr -64 tdrv-pull --max-concurrent 0 x
     run --separate-stderr -64 tdrv-pull --progress loud x
     run --separate-stderr -64 tdrv-pull --platform linux/amd64/v2/x x
+}
+
+@test "--to docker: pulled by the Engine (POST /images/create), then found there" {
+    export DOCKER_HOST=unix://$FXD/engine.sock
+    run --separate-stderr -0 tdrv-pull --to docker "127.0.0.1:$ANON_PORT/eng/one:1"
+    jq -e '.image.engine == "docker" and .image.cached == false and (.image.id | startswith("sha256:"))' <<<"$output"
+    grep -q "^create 127.0.0.1:$ANON_PORT/eng/one:1 auth=-$" "$FXD/engine.log"
+    run --separate-stderr -0 tdrv-pull --to docker "127.0.0.1:$ANON_PORT/eng/one:1"
+    jq -e '.image.cached == true' <<<"$output"
+    [ "$(grep -c "eng/one:1" "$FXD/engine.log")" -eq 1 ]
+}
+
+@test "driver docker goes to the Engine; latest is pulled every time" {
+    export DOCKER_HOST=unix://$FXD/engine.sock
+    for _ in 1 2; do
+        run --separate-stderr -0 tdrv-pull <<<'{"driver":"docker","config":{"image":"127.0.0.1:'"$ANON_PORT"'/eng/two"}}'
+        jq -e '.image.engine == "docker"' <<<"$output"
+    done
+    [ "$(grep -c "eng/two:latest" "$FXD/engine.log")" -eq 2 ]
+    [ ! -d "$TDRV_ROOT/images" ] || [ -z "$(ls "$TDRV_ROOT/images/blobs/sha256" 2>/dev/null)" ]
+}
+
+@test "--to docker: X-Registry-Auth from the credential chain, no secret printed" {
+    export DOCKER_HOST=unix://$FXD/engine.sock
+    run --separate-stderr -77 tdrv-pull --to docker "127.0.0.1:$BASIC_PORT/private/eng:1"
+    jq -e '.error.code == "auth_failed"' <<<"$output"
+    run --separate-stderr -0 tdrv-pull --to docker -vv <<<'{"config":{"image":"127.0.0.1:'"$BASIC_PORT"'/private/eng:1","auth":{"username":"alice","password":"s3cret-Pa55"}}}'
+    no_secret
+    tail -1 "$FXD/engine.log" | grep -q "\"username\": \"alice\", \"password\": \"s3cret-Pa55\", \"serveraddress\": \"127.0.0.1:$BASIC_PORT\"\|\"username\":\"alice\",\"password\":\"s3cret-Pa55\",\"serveraddress\":\"127.0.0.1:$BASIC_PORT\""
+}
+
+@test "--to docker: a missing image is 66, an unreachable Engine 69" {
+    export DOCKER_HOST=unix://$FXD/engine.sock
+    run --separate-stderr -66 tdrv-pull --to docker "127.0.0.1:$ANON_PORT/eng/missing:1"
+    jq -e '.error.code == "image_not_found"' <<<"$output"
+    export DOCKER_HOST=unix://$BATS_TEST_TMPDIR/none.sock
+    run --separate-stderr -69 tdrv-pull --to docker "127.0.0.1:$ANON_PORT/eng/one:1"
 }
