@@ -3,6 +3,7 @@
 # docker-registry on 127.0.0.1), in one run:
 #   tdrv-pull IMAGE                                   (download, verify, unpack: one pass)
 #   skopeo copy docker://IMAGE oci:DIR + umoci unpack (the same work, two tools)
+#   docker pull IMAGE                                 (only when a Docker Engine answers)
 # Prints wall time and peak RSS (/usr/bin/time -v) of each, and the ratios.
 # Usage: bench/pull.sh BIN_DIR      (env: BENCH_LAYER_BYTES, BENCH_KEEP=1, BENCH_RUNS)
 set -eu
@@ -70,13 +71,20 @@ measure() {
     echo "$label $wall $rss" >>"$work/results"
 }
 
+have_docker=0
+if command -v docker >/dev/null && timeout 5 docker info >/dev/null 2>&1; then have_docker=1; fi
 : >"$work/results"
 for r in $(seq "$runs"); do
     rm -rf "$work/tdrv" "$work/oci" "$work/bundle"
     measure tdrv env TDRV_ROOT="$work/tdrv" TDRV_CONFIG=/dev/null tdrv-pull -q "$img"
     measure skopeo skopeo copy -q --src-tls-verify=false "docker://$img" "oci:$work/oci:img"
     measure umoci umoci unpack --image "$work/oci:img" "$work/bundle"
+    if [ "$have_docker" = 1 ]; then
+        docker rmi -f "$img" >/dev/null 2>&1 || true
+        measure docker docker pull -q "$img"
+    fi
 done
+[ "$have_docker" = 1 ] && docker rmi -f "$img" >/dev/null 2>&1 || true
 
 awk -v size="$size" '
 { t[$1] += $2; n[$1]++; if ($3 > m[$1]) m[$1] = $3 }
@@ -91,4 +99,11 @@ END {
     printf "%-28s %9.2f %12.1f\n", "skopeo+umoci", peer, peer_rss / 1024
     printf "ratio time  (skopeo+umoci / tdrv-pull): %.2fx\n", peer / tt
     printf "ratio peak RSS (skopeo+umoci / tdrv-pull): %.2fx\n", peer_rss / m["tdrv"]
+    if (n["docker"]) {
+        td = t["docker"] / n["docker"]
+        printf "%-28s %9.2f %12s\n", "docker pull (client only)", td, "-"
+        printf "ratio time  (docker pull / tdrv-pull): %.2fx\n", td / tt
+    } else {
+        printf "docker pull: skipped (no Docker Engine answers)\n"
+    }
 }' "$work/results"
