@@ -146,9 +146,8 @@ int tdrv_docker_call(const struct tdrv_docker *d, const struct tdrv_docker_call 
         hdrs[nh++] = *h;
     hdrs[nh] = NULL;
     req.headers = nh ? hdrs : NULL;
-    if (tdrv_http_do(&req, resp, err) < 0)
-        return tdrv_err_wrap(err, "docker engine at '%s'", d->host);
-    return 0;
+    /* The message names the URL and the socket already: no more context needed. */
+    return tdrv_http_do(&req, resp, err);
 }
 
 int tdrv_docker_request(const struct tdrv_docker *d, const char *method, const char *path,

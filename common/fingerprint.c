@@ -129,6 +129,7 @@ static int run_capture(const char *const argv[], long timeout_ms, char **out, in
     cleanup_close int wfd = -1;
     cleanup_buf struct tdrv_buf b;
     posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
     int p[2];
     pid_t pid;
     int rc;
@@ -145,8 +146,13 @@ static int run_capture(const char *const argv[], long timeout_ms, char **out, in
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, wfd, 1);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    /* Its own process group, so a timeout also ends whatever it started. */
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    rc = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
     if (rc != 0)
         return tdrv_err_setw(err, rc == ENOENT ? TDRV_E_NOINPUT : TDRV_E_OS,
                              rc == ENOENT ? "not_found" : "os_error", rc, "unable to run '%s'",
@@ -177,10 +183,23 @@ static int run_capture(const char *const argv[], long timeout_ms, char **out, in
         if (b.len + (size_t)n <= CMD_MAX_OUTPUT)
             tdrv_buf_add(&b, chunk, (size_t)n, err);
     }
-    if (timed_out)
-        kill(pid, SIGKILL);
-    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
-        ;
+    /* It may close stdout and go on running: wait for it, but only until the deadline. */
+    while (!timed_out) {
+        pid_t r = waitpid(pid, &ws, WNOHANG);
+        struct timespec nap = {0, 2000000};
+
+        if (r == pid || (r < 0 && errno != EINTR))
+            break;
+        if (now_ms() >= deadline)
+            timed_out = 1;
+        else if (r == 0)
+            nanosleep(&nap, NULL);
+    }
+    if (timed_out) {
+        kill(-pid, SIGKILL); /* the group we created, led by the child we started */
+        while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+            ;
+    }
     if (timed_out)
         return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "timeout", 0,
                              "'%s' did not answer within %ld ms", argv[0], timeout_ms);
@@ -1065,6 +1084,9 @@ int tdrv_fp_check(const cJSON *doc, const char *expr, int *holds, char **why, st
     if (!op) {
         size_t n = strcspn(p, " \t");
 
+        if (!n)
+            return tdrv_err_setw(err, TDRV_E_DATA, "invalid_constraint", 0,
+                                 "invalid constraint '%s': missing operator", expr);
         for (size_t i = 0; i < TDRV_ARRAY_LEN(words) && !op; i++)
             if (strlen(words[i]) == n && !strncmp(p, words[i], n))
                 op = tdrv_xstrdup(words[i]);
@@ -1143,6 +1165,29 @@ int tdrv_fp_check(const cJSON *doc, const char *expr, int *holds, char **why, st
         *why = lhs ? tdrv_xasprintf("constraint '%s' does not hold (%s is '%s')", expr, target, lhs)
                    : tdrv_xasprintf("constraint '%s' does not hold (%s is not set)", expr, target);
     return 0;
+}
+
+int tdrv_fp_check_all(cJSON *doc, const char *const *exprs, size_t n, struct tdrv_err *err)
+{
+    cJSON *arr = tdrv_json_xarr();
+    int rc = 0;
+
+    tdrv_json_set(doc, "checks", arr);
+    for (size_t i = 0; i < n; i++) {
+        cleanup_free char *why = NULL;
+        cJSON *one = NULL;
+        int holds = 0;
+
+        if (tdrv_fp_check(doc, exprs[i], &holds, &why, err) < 0)
+            return -1;
+        one = tdrv_json_xobj();
+        tdrv_json_add_str(one, "constraint", exprs[i]);
+        tdrv_json_add_bool(one, "holds", holds);
+        tdrv_json_append(arr, one);
+        if (!holds && rc == 0)
+            rc = tdrv_err_setw(err, TDRV_E_NO, "constraint_not_met", 0, "%s", why);
+    }
+    return rc;
 }
 
 /* ------------------------------------------------------------------ watch */

@@ -41,6 +41,13 @@ int tdrv_fingerprint(const struct tdrv_config *cfg, const struct tdrv_fp_opts *o
  */
 int tdrv_fp_check(const cJSON *doc, const char *expr, int *holds, char **why, struct tdrv_err *err);
 
+/*
+ * Evaluate every expression against doc and record them in doc's "checks" array
+ * ([{"constraint", "holds"}]). All hold: 0. One does not: -1 with exit 1
+ * ("constraint_not_met", naming the first). A malformed one: -1 with 65.
+ */
+int tdrv_fp_check_all(cJSON *doc, const char *const *exprs, size_t n, struct tdrv_err *err);
+
 /* Resolve "${attr.X}", "${node.X}", "${meta.X}", "${X}" in a fingerprint; NULL if unset. */
 const char *tdrv_fp_lookup(const cJSON *doc, const char *target);
 

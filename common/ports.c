@@ -204,6 +204,18 @@ static int parse_ledger(struct ledger *lg, struct tdrv_err *err)
     return 0;
 }
 
+/* How long to wait for the ledger lock: TDRV_PORTS_LOCK_TIMEOUT seconds, default 60. */
+static unsigned lock_timeout(void)
+{
+    const char *e = getenv("TDRV_PORTS_LOCK_TIMEOUT");
+    uint64_t v = LOCK_TIMEOUT_S;
+    struct tdrv_err ignored = {0};
+
+    if (e && tdrv_parse_u64(e, 1, 3600, &v, &ignored) < 0)
+        v = LOCK_TIMEOUT_S;
+    return (unsigned)v;
+}
+
 static void on_alarm(int sig)
 {
     (void)sig;
@@ -238,7 +250,7 @@ static int ledger_open(struct ledger *lg, const struct tdrv_config *cfg, struct 
     sa.sa_handler = on_alarm; /* no SA_RESTART: flock returns EINTR */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGALRM, &sa, &old);
-    alarm(LOCK_TIMEOUT_S);
+    alarm(lock_timeout());
     rc = flock(lg->lock_fd, LOCK_EX);
     saved = errno;
     alarm(0);
@@ -246,8 +258,8 @@ static int ledger_open(struct ledger *lg, const struct tdrv_config *cfg, struct 
     if (rc < 0) {
         if (saved == EINTR)
             return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "lock_busy", 0,
-                                 "unable to lock '%s': still busy after %ds", lock_path,
-                                 LOCK_TIMEOUT_S);
+                                 "unable to lock '%s': still busy after %us", lock_path,
+                                 lock_timeout());
         return tdrv_err_set(err, TDRV_E_OS, saved, "unable to lock '%s'", lock_path);
     }
 
@@ -526,6 +538,31 @@ static int requalify(struct tdrv_err *err, const char *path)
     return -1;
 }
 
+static int apply_port_map(const cJSON *pm, struct want *w, int nw, struct tdrv_err *err)
+{
+    for (const cJSON *m = pm->child; m; m = m->next) {
+        char path[256];
+        int port = 0;
+        char proto[4];
+        int j;
+
+        snprintf(path, sizeof(path), "config.port_map.%s", m->string);
+        if (tdrv_ports_parse_map_value(m, path, &port, proto, err) < 0)
+            return -1;
+        for (j = 0; j < nw; j++)
+            if (!strcmp(w[j].label, m->string))
+                break;
+        if (j == nw)
+            return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0,
+                                 "request.%s: no port labelled '%s' in network.ports", path,
+                                 m->string);
+        if (!w[j].to)
+            w[j].to = port;
+        memcpy(w[j].proto, proto, sizeof(proto));
+    }
+    return 0;
+}
+
 static int parse_wants(const cJSON *doc, struct want *w, int *nw, struct tdrv_err *err)
 {
     const cJSON *ports = NULL;
@@ -584,32 +621,22 @@ static int parse_wants(const cJSON *doc, struct want *w, int *nw, struct tdrv_er
     }
     *nw = i;
 
-    /* The docker driver's deprecated port_map {label: 8080} and rkt's {label: "8080-tcp"}. */
+    /*
+     * The docker driver's deprecated port_map {label: 8080} and rkt's {label: "8080-tcp"};
+     * HCL blocks come out of `nomad job run -output` as [{...}, ...].
+     */
     pm = tdrv_json_at(doc, "config.port_map");
-    if (pm && cJSON_IsArray(pm) && cJSON_GetArraySize(pm) == 1 && cJSON_IsObject(pm->child))
-        pm = pm->child; /* HCL blocks come out of `nomad job run -output` as [{...}] */
-    if (pm && !cJSON_IsObject(pm))
+    if (pm && cJSON_IsObject(pm))
+        return apply_port_map(pm, w, *nw, err);
+    if (pm && !cJSON_IsArray(pm))
         return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0,
                              "request.config.port_map: expected object");
-    for (const cJSON *m = pm ? pm->child : NULL; m; m = m->next) {
-        char path[256];
-        int port = 0;
-        char proto[4];
-        int j;
-
-        snprintf(path, sizeof(path), "config.port_map.%s", m->string);
-        if (tdrv_ports_parse_map_value(m, path, &port, proto, err) < 0)
-            return -1;
-        for (j = 0; j < *nw; j++)
-            if (!strcmp(w[j].label, m->string))
-                break;
-        if (j == *nw)
+    for (const cJSON *o = pm ? pm->child : NULL; o; o = o->next) {
+        if (!cJSON_IsObject(o))
             return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0,
-                                 "request.%s: no port labelled '%s' in network.ports", path,
-                                 m->string);
-        if (!w[j].to)
-            w[j].to = port;
-        memcpy(w[j].proto, proto, sizeof(proto));
+                                 "request.config.port_map: expected object");
+        if (apply_port_map(o, w, *nw, err) < 0)
+            return -1;
     }
     return 0;
 }
@@ -819,7 +846,11 @@ int tdrv_ports_allocate(cJSON *doc, const struct tdrv_config *cfg, struct tdrv_e
     char ip[INET6_ADDRSTRLEN];
     int nw = 0;
 
-    if (tdrv_task_ensure_alloc_id(doc, err) < 0 || parse_wants(doc, w, &nw, err) < 0 ||
+    const cJSON *env = NULL;
+
+    /* Everything that can be refused is checked before the ledger changes (all or nothing). */
+    if (tdrv_json_obj(doc, "env", TDRV_OPTIONAL, &env, err) < 0 ||
+        tdrv_task_ensure_alloc_id(doc, err) < 0 || parse_wants(doc, w, &nw, err) < 0 ||
         host_ip_for(doc, cfg, ip, sizeof(ip), err) < 0)
         return -1;
     if (nw > 0) {

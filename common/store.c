@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "cli.h"
 #include "digest.h"
 #include "fs.h"
 #include "json.h"
@@ -51,6 +52,18 @@ static int store_lock(struct tdrv_store *s, int *fd, struct tdrv_err *err)
     return tdrv_lock_at(s->root_fd, "locks/store", fd, err);
 }
 
+/* A limit from the environment (the operator's file may set them later). */
+static int env_u64(const char *name, uint64_t *out, struct tdrv_err *err)
+{
+    const char *v = getenv(name);
+
+    if (!v || !*v)
+        return 0;
+    if (tdrv_parse_u64(v, 1, UINT64_MAX, out, err) < 0)
+        return tdrv_err_setw(err, TDRV_E_CONFIG, "invalid_config", 0, "%s: %s", name, err->msg);
+    return 0;
+}
+
 int tdrv_store_open(struct tdrv_store *s, const char *root, struct tdrv_err *err)
 {
     static const char *const dirs[] = {
@@ -68,6 +81,9 @@ int tdrv_store_open(struct tdrv_store *s, const char *root, struct tdrv_err *err
     s->max_layer_bytes = DEFAULT_MAX_LAYER_BYTES;
     s->max_entries = DEFAULT_MAX_ENTRIES;
     s->jobs = DEFAULT_JOBS;
+    if (env_u64("TDRV_MAX_LAYER_BYTES", &s->max_layer_bytes, err) < 0 ||
+        env_u64("TDRV_MAX_LAYER_ENTRIES", &s->max_entries, err) < 0)
+        return -1;
     if (tdrv_mkdir_p(AT_FDCWD, root, 0711, err) < 0)
         return tdrv_err_wrap(err, "unable to create the store");
     s->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -851,7 +867,7 @@ static int image_parse(struct tdrv_store *s, const char *text, size_t len, struc
         return tdrv_err_wrap(err, "image config");
     if (tdrv_json_parse(cfg, cfg_len, &im->config, err) < 0 || !cJSON_IsObject(im->config) ||
         tdrv_json_arr(im->config, "rootfs.diff_ids", TDRV_REQUIRED, &diff_ids, err) < 0)
-        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_config", 0,
+        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_image_config", 0,
                              "invalid image config %s: %s", im->config_digest,
                              err->msg[0] ? err->msg : "not an object");
     im->nlayers = (size_t)cJSON_GetArraySize(layers);
@@ -872,7 +888,7 @@ static int image_parse(struct tdrv_store *s, const char *text, size_t len, struc
             return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_manifest", 0,
                                  "invalid manifest layer %zu: %s", i, err->msg);
         if (!cJSON_IsString(di))
-            return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_config", 0,
+            return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_image_config", 0,
                                  "config rootfs.diff_ids[%zu]: expected string", i);
         snprintf(im->layers[i].digest, sizeof(im->layers[i].digest), "%s", d);
         snprintf(im->layers[i].diff_id, sizeof(im->layers[i].diff_id), "%s", di->valuestring);
@@ -880,7 +896,7 @@ static int image_parse(struct tdrv_store *s, const char *text, size_t len, struc
         i++;
     }
     if (tdrv_chain_ids(im->layers, im->nlayers, err) < 0)
-        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_config", 0, "%s", err->msg);
+        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_image_config", 0, "%s", err->msg);
     return 0;
 }
 

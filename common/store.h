@@ -31,7 +31,8 @@
 struct tdrv_store {
     char *root;
     int root_fd;
-    /* Limits against decompression bombs, checked while streaming; 0 = default. */
+    /* Limits against decompression bombs, checked while streaming; 0 = default. open sets
+     * them from $TDRV_MAX_LAYER_BYTES and $TDRV_MAX_LAYER_ENTRIES when those are set. */
     uint64_t max_layer_bytes; /* decompressed tar bytes per layer (default 64 GiB) */
     uint64_t max_entries;     /* tar entries per layer (default 4 Mi) */
     int jobs;                 /* parallel layer unpacks (default 4) */

@@ -583,11 +583,18 @@ static int apply_hardlink(struct unpacker *u, int pfd, const char *base,
                              "hardlink '%s' points at the root directory", e->path);
     split(target, &tdir, &tbase);
     tfd = tdrv_open_in_root(u->root_fd, tdir, 0, err);
-    if (tfd < 0)
+    if (tfd < 0) {
+        if (err->code == TDRV_E_DATA)
+            snprintf(err->word, sizeof(err->word), "invalid_layer");
         return tdrv_err_wrap(err, "hardlink '%s'", e->path);
-    if (linkat(tfd, tbase, pfd, base, 0) < 0)
-        return tdrv_err_set(err, errno == ENOENT ? TDRV_E_DATA : TDRV_E_OS, errno,
-                            "unable to link '%s' to '%s'", e->path, target);
+    }
+    if (linkat(tfd, tbase, pfd, base, 0) < 0) {
+        if (errno == ENOENT || errno == EPERM || errno == ENOTDIR)
+            return tdrv_err_setw(err, TDRV_E_DATA, "invalid_layer", errno,
+                                 "unable to link '%s' to '%s' (not in this layer)", e->path,
+                                 target);
+        return tdrv_err_set(err, TDRV_E_OS, errno, "unable to link '%s' to '%s'", e->path, target);
+    }
     return 0;
 }
 

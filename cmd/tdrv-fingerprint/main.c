@@ -30,10 +30,10 @@ static const char usage[] =
     "  -h, --help             show this help\n"
     "  -V, --version          show the version\n"
     "\n"
-    "exit status:\n"
-    "  0 success, or every --check holds    1 a --check does not hold\n"
-    "  64 usage error    65 malformed --check expression    70 internal error\n"
-    "  71 system call failed    74 cannot write stdout    78 invalid configuration\n";
+    "Exit status:\n"
+    "  0 ok (every --check holds), 1 a --check does not hold, 64 usage,\n"
+    "  65 malformed --check expression, 70 internal error, 71 system call failed,\n"
+    "  74 I/O error (stdout), 78 bad configuration\n";
 
 static const struct tdrv_tool tool = {.name = "tdrv-fingerprint", .usage = usage};
 
@@ -106,29 +106,6 @@ static int parse_opts(int argc, char **argv, struct fp_opts *o, struct tdrv_err 
     return 0;
 }
 
-/* Evaluate every --check; record them in the document; the first "no" is the error. */
-static int run_checks(cJSON *doc, const struct fp_opts *o, struct tdrv_err *err)
-{
-    cJSON *arr = tdrv_json_xarr();
-    int rc = 0;
-
-    tdrv_json_add(doc, "checks", arr);
-    for (size_t i = 0; i < o->n_checks; i++) {
-        cleanup_free char *why = NULL;
-        cJSON *one = tdrv_json_xobj();
-        int holds = 0;
-
-        if (tdrv_fp_check(doc, o->checks[i], &holds, &why, err) < 0)
-            return -1;
-        tdrv_json_add_str(one, "constraint", o->checks[i]);
-        tdrv_json_add_bool(one, "holds", holds);
-        tdrv_json_append(arr, one);
-        if (!holds && rc == 0)
-            rc = tdrv_err_setw(err, TDRV_E_NO, "constraint_not_met", 0, "%s", why);
-    }
-    return rc;
-}
-
 int main(int argc, char **argv)
 {
     struct tdrv_err err = {0};
@@ -146,7 +123,7 @@ int main(int argc, char **argv)
     else if (rc == 0)
         rc = tdrv_fingerprint(&cfg, &opt.probe, NULL, &res, &err);
     if (rc == 0 && res && opt.n_checks)
-        rc = run_checks(res, &opt, &err);
+        rc = tdrv_fp_check_all(res, opt.checks, opt.n_checks, &err);
     free(opt.checks);
     if (opt.watch && rc == 0)
         return 0;

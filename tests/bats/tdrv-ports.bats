@@ -104,6 +104,10 @@ time.sleep(300)
     [ "$stderr" = "tdrv-ports: error: request.config.port_map.web: no port labelled 'web' in network.ports" ]
     run --separate-stderr -65 tdrv-ports <<<'{"config": {"port_map": {"a": "80-sctp"}}, "network": {"ports": [{"label": "a"}]}}'
     jq -e '.error.exit == 65' <<<"$output"
+    run --separate-stderr -65 tdrv-ports <<<'{"env": "A=1", "network": {"ports": [{"label": "a"}]}}'
+    [ "$stderr" = "tdrv-ports: error: request.env: expected object" ]
+    run --separate-stderr -0 tdrv-ports --list
+    jq -e '.count == 0' <<<"$output"
 }
 
 @test "tdrv-ports: a failed write of stdout is 74" {
@@ -151,6 +155,19 @@ time.sleep(300)
     jq -e '[.ports[].value] | sort == ['"$p"','"$((p + 1))"']' <<<"$output"
 }
 
+@test "tdrv-ports: a ledger lock held too long is 75 lock_busy" {
+    mkdir -p "$TDRV_ROOT/ports"
+    flock -o "$TDRV_ROOT/ports/lock" sleep 10 &
+    PIDS+=($!)
+    for _ in $(seq 50); do
+        flock -n "$TDRV_ROOT/ports/lock" true || break
+        sleep 0.05
+    done
+    TDRV_PORTS_LOCK_TIMEOUT=1 run --separate-stderr -75 tdrv-ports <<<"$(doc a1 http)"
+    jq -e '.error.code == "lock_busy"' <<<"$output"
+    [ "$stderr" = "tdrv-ports: error: unable to lock '$TDRV_ROOT/ports/lock': still busy after 1s" ]
+}
+
 @test "tdrv-ports: a static port the operator reserved is 77 port_reserved" {
     printf 'host_ip: 127.0.0.1\nports: {reserved: "22,8000-8100"}\n' >"$TDRV_CONFIG"
     run --separate-stderr -77 tdrv-ports <<<'{"network":{"ports":[{"label":"x","static":8080}]}}'
@@ -195,6 +212,9 @@ time.sleep(300)
     jq -e '.env.NOMAD_PORT_app == "6379" and .env.NOMAD_PORT_dns == "53"' <<<"$output"
     run --separate-stderr -0 tdrv-ports --list
     jq -e '[.leases[].protocol] == ["tcp", "udp"]' <<<"$output"
+    in='{"alloc_id":"a2","config":{"port_map":[{"a":80},{"b":"53-udp"}]},"network":{"ports":[{"label":"a"},{"label":"b"}]}}'
+    run --separate-stderr -0 tdrv-ports <<<"$in"
+    jq -e '.env.NOMAD_PORT_a == "80" and .env.NOMAD_PORT_b == "53"' <<<"$output"
 }
 
 @test "tdrv-ports: a Nomad job with --task gets its group's ports" {

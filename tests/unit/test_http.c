@@ -89,6 +89,30 @@ static void test_docker_setup(void)
         }
         tdrv_docker_release(&d);
     }
+    {
+        struct tdrv_docker d;
+        struct tdrv_err err = {0};
+
+        setenv("DOCKER_HOST", "tcp://127.0.0.1:2376", 1);
+        setenv("DOCKER_TLS_VERIFY", "1", 1);
+        setenv("DOCKER_CERT_PATH", "/certs", 1);
+        tdrv_docker_init(&d);
+        CHECK_INT(tdrv_docker_setup(&d, NULL, NULL, NULL, NULL, &err), 0, "docker: from env");
+        CHECK_STR(d.base_url, "https://127.0.0.1:2376", "docker: env TLS base url");
+        CHECK_STR(d.ca_file, "/certs/ca.pem", "docker: env CA from DOCKER_CERT_PATH");
+        CHECK_STR(d.key_file, "/certs/key.pem", "docker: env key from DOCKER_CERT_PATH");
+        CHECK_INT(d.tls_verify, 1, "docker: DOCKER_TLS_VERIFY verifies");
+        tdrv_docker_release(&d);
+        unsetenv("DOCKER_TLS_VERIFY");
+        unsetenv("DOCKER_CERT_PATH");
+        setenv("DOCKER_HOST", "unix:///run/x.sock", 1);
+        tdrv_docker_init(&d);
+        CHECK_INT(tdrv_docker_setup(&d, "", NULL, NULL, NULL, &err), 0, "docker: empty endpoint");
+        CHECK_STR(d.socket_path, "/run/x.sock", "docker: DOCKER_HOST unix socket");
+        CHECK_INT(d.tls, 0, "docker: no TLS without DOCKER_TLS_VERIFY");
+        tdrv_docker_release(&d);
+        unsetenv("DOCKER_HOST");
+    }
     CHECK_INT(tdrv_docker_api_cmp("1.41", "1.43"), -1, "docker: 1.41 < 1.43");
     CHECK_INT(tdrv_docker_api_cmp("1.43", "1.43"), 0, "docker: 1.43 = 1.43");
     CHECK_INT(tdrv_docker_api_cmp("1.100", "1.43"), 1, "docker: 1.100 > 1.43");
