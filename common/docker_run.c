@@ -415,7 +415,9 @@ static int image_ensure(const struct tdrv_docker *d, const cJSON *doc,
     cleanup_free char *esc = url_escape(spec->image);
     cleanup_free char *path = tdrv_xasprintf("/images/%s/json", esc);
     cleanup_ref struct tdrv_ref ref;
-    const cJSON *pulled = cJSON_GetObjectItemCaseSensitive(doc, "image");
+    const cJSON *img = cJSON_GetObjectItemCaseSensitive(doc, "image");
+    const cJSON *engine = cJSON_GetObjectItemCaseSensitive(img, "engine");
+    int pulled = cJSON_IsString(engine) && !strcmp(engine->valuestring, "docker");
     static const long ok404[] = {404, 0};
     long st = 0;
     int latest;
@@ -427,7 +429,7 @@ static int image_ensure(const struct tdrv_docker *d, const cJSON *doc,
     if (engine_json(d, "GET", path, NULL, 0, ok404, &st, NULL, err) < 0)
         return -1;
     /* tdrv-pull --to docker already did the pull policy's work */
-    if (st == 200 && !spec->force_pull && (!latest || cJSON_IsObject(pulled)))
+    if (st == 200 && ((!spec->force_pull && !latest) || pulled))
         return 0;
     if (spec->load) {
         if (image_load(d, spec->load, err) < 0)

@@ -297,6 +297,15 @@ EOF
     jq -e '.config.auth.password == "<redacted>"' <<<"${lines[-1]}"
     ! grep -rq s3cret "$TDRV_ROOT/allocs/$ALLOC" || false
     [[ "$output$stderr" != *s3cret* ]]
+    # tdrv-pull --to docker | tdrv-run: the pull is tdrv-pull's, the run does not pull again
+    docker rmi "127.0.0.1:$port/t/bb:$port" >/dev/null
+    ALLOC=$(cat /proc/sys/kernel/random/uuid)
+    doc=$(task '"command":"echo","args":["piped"],"auth":{"username":"u","password":"s3cret"}' |
+        jq -c --arg i "127.0.0.1:$port/t/bb:$port" '.config.image = $i')
+    run --separate-stderr bash -c 'tdrv-pull | tdrv-run' <<<"$doc"
+    assert_success
+    assert_line piped
+    jq -e '.image.engine == "docker" and .config.auth.password == "<redacted>"' <<<"${lines[-1]}"
     # a tag the registry does not have
     ALLOC=$(cat /proc/sys/kernel/random/uuid)
     run --separate-stderr -125 "$TDRV_RUN_DOCKER" < <(task '"command":"true"' | jq -c --arg i "127.0.0.1:$port/t/bb:nope" '.config.image = $i')
