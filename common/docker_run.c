@@ -633,7 +633,7 @@ static int logfile_open(struct logfile *l, struct tdrv_err *err)
     const char *p = l->base;
     struct stat st;
 
-    l->fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    l->fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (l->fd < 0)
         return tdrv_err_set(err, TDRV_E_CANTCREAT, errno, "unable to open '%s'", p);
     l->size = fstat(l->fd, &st) == 0 ? (long)st.st_size : 0;
@@ -1135,6 +1135,7 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
     sigaddset(&set, SIGUSR2);
     sigaddset(&set, SIGQUIT);
     pthread_sigmask(SIG_BLOCK, &set, &old);
+    signal(SIGPIPE, SIG_IGN); /* a reader gone from our stdout is EPIPE (74), not death */
     if (container_start(&d, id, err) < 0)
         return -1;
     /* state.json in the oci backend's shape, so its --list shows docker tasks too */
