@@ -12,7 +12,9 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -781,6 +783,73 @@ static void *log_thread_main(void *arg)
     return NULL;
 }
 
+/* ---- stdin (config.interactive, foreground) ---- */
+
+/*
+ * Attach to the container's stdin before it starts: a hijacked connection (Upgrade: tcp)
+ * on the Engine's Unix socket, spoken by hand since libcurl's easy interface does not
+ * stream a request body and a response at once. Returns the connected fd, or -1 (the
+ * task then runs with its stdin closed).
+ */
+static int stdin_attach(const struct tdrv_docker *d, const char *id, struct tdrv_err *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    cleanup_close int fd = -1;
+    cleanup_free char *req = NULL;
+    char head[4096];
+    size_t n = 0;
+
+    if (!d->socket_path)
+        return tdrv_err_setw(err, TDRV_E_UNAVAILABLE, "unsupported", 0,
+                             "interactive: stdin is attached over a unix socket endpoint only");
+    if (strlen(d->socket_path) >= sizeof(sa.sun_path))
+        return tdrv_err_set(err, TDRV_E_DATA, 0, "socket path too long");
+    memcpy(sa.sun_path, d->socket_path, strlen(d->socket_path) + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        return tdrv_err_set(err, TDRV_E_UNAVAILABLE, errno, "unable to connect to '%s'",
+                            d->socket_path);
+    req = tdrv_xasprintf("POST /v%s/containers/%s/attach?stream=1&stdin=1 HTTP/1.1\r\n"
+                         "Host: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+                         "Content-Length: 0\r\n\r\n",
+                         d->api_version, id);
+    write_all(fd, req, strlen(req));
+    while (n < sizeof(head) - 1) {
+        ssize_t r = read(fd, head + n, sizeof(head) - 1 - n);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        head[n] = '\0';
+        if (strstr(head, "\r\n\r\n"))
+            break;
+    }
+    head[n] = '\0';
+    if (strncmp(head, "HTTP/1.1 101", 12) && strncmp(head, "HTTP/1.1 200", 12))
+        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "protocol_error", 0,
+                             "unable to attach stdin: %.60s", head);
+    return steal_fd(&fd);
+}
+
+static void *stdin_thread_main(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char buf[65536];
+    ssize_t n;
+
+    while ((n = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        write_all(fd, buf, (size_t)n);
+    }
+    shutdown(fd, SHUT_WR); /* EOF: with StdinOnce the task's stdin closes */
+    return NULL;
+}
+
 /* ---- signals ---- */
 
 static const struct {
@@ -1093,6 +1162,7 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
     cleanup_json cJSON *state = NULL;
     cJSON *result = NULL;
     int last_nl = 1;
+    int stdin_fd = -1; /* the attach connection; closed when the process ends */
     struct tdrv_docker_spec_ctx ctx = {0};
     sigset_t set;
     sigset_t old;
@@ -1136,8 +1206,21 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
     sigaddset(&set, SIGQUIT);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     signal(SIGPIPE, SIG_IGN); /* a reader gone from our stdout is EPIPE (74), not death */
+    if (spec.interactive && !o->detach) {
+        struct tdrv_err e = {0};
+
+        stdin_fd = stdin_attach(&d, id, &e);
+        if (stdin_fd < 0)
+            tdrv_warn("%s", e.msg);
+    }
     if (container_start(&d, id, err) < 0)
         return -1;
+    if (stdin_fd >= 0) {
+        pthread_t tid;
+
+        if (pthread_create(&tid, NULL, stdin_thread_main, (void *)(intptr_t)stdin_fd) == 0)
+            pthread_detach(tid);
+    }
     /* state.json in the oci backend's shape, so its --list shows docker tasks too */
     state = tdrv_json_xdup(doc);
     tdrv_json_set(state, "state", tdrv_json_xstr("running"));

@@ -250,6 +250,17 @@ EOF
     docker rm -f "web-$ALLOC" >/dev/null
 }
 
+@test "interactive: stdin attached, and the end of tdrv-run's stdin is the task's" {
+    # tdrv-run reads its stdin to the end for the document: the task sees that end at once
+    # (with OpenStdin and no StdinOnce, `cat` would wait for ever)
+    keep_containers
+    run --separate-stderr timeout 60 "$TDRV_RUN_DOCKER" < <(task '"command":"sh","args":["-c","cat; echo end"],"interactive":true')
+    assert_success
+    assert_line end
+    jq -e '.OpenStdin and .StdinOnce' <<<"$(inspect Config)"
+    docker rm -f "web-$ALLOC" >/dev/null
+}
+
 @test "unknown option is 65 naming it; --dry-run prints the create body" {
     run --separate-stderr -125 "$TDRV_RUN_DOCKER" < <(sh_task 'true' '' '"bogus_opt":1')
     jq -e '.error.exit == 65 and (.error.message | contains("bogus_opt"))' <<<"$output"
