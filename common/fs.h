@@ -1,0 +1,27 @@
+#ifndef TDRV_FS_H
+#define TDRV_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+/* File-system helpers relative to directory fds; none follows a symlink in the last
+ * component unless it says so. */
+
+/* mkdir -p of path (relative to dirfd, or absolute); existing directories are fine. */
+int tdrv_mkdir_p(int dirfd, const char *path, mode_t mode, struct tdrv_err *err);
+/* rm -rf dirfd/name, never following symlinks; a missing name is fine. */
+int tdrv_rm_rf_at(int dirfd, const char *name, struct tdrv_err *err);
+/* Write data to dirfd/name atomically (temporary name, fsync, rename). */
+int tdrv_write_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                       struct tdrv_err *err);
+/* Read dirfd/name whole, at most max bytes (65 past it, 66 missing); *data NUL-terminated. */
+int tdrv_read_file_at(int dirfd, const char *name, size_t max, char **data, size_t *len,
+                      struct tdrv_err *err);
+/* Open (creating) dirfd/name and take an exclusive flock on it, waiting. */
+int tdrv_lock_at(int dirfd, const char *name, int *fd, struct tdrv_err *err);
+/* Write all of buf to fd (EINTR/short writes retried). */
+int tdrv_write_all(int fd, const void *buf, size_t n);
+
+#endif
