@@ -53,8 +53,8 @@ static int store_lock(struct tdrv_store *s, int *fd, struct tdrv_err *err)
 
 int tdrv_store_open(struct tdrv_store *s, const char *root, struct tdrv_err *err)
 {
-    static const char *const dirs[] = {"images/blobs/sha256", "images/blobs/sha512", "layers",
-                                       "ingest", "locks", "pins"};
+    static const char *const dirs[] = {
+        "images/blobs/sha256", "images/blobs/sha512", "layers", "ingest", "locks", "pins"};
     cleanup_close int lock = -1;
     struct stat st;
 
@@ -255,10 +255,9 @@ int tdrv_blob_commit_digest(struct tdrv_blob_writer *w, char *digest, struct tdr
     int rc = 0;
 
     if (w->size >= 0 && w->offset != (uint64_t)w->size) {
-        rc = tdrv_err_setw(err, TDRV_E_PROTOCOL, "size_mismatch", 0,
-                           "blob %s has %llu bytes, expected %lld",
-                           w->digest[0] ? w->digest : "(new)", (unsigned long long)w->offset,
-                           (long long)w->size);
+        rc = tdrv_err_setw(
+            err, TDRV_E_PROTOCOL, "size_mismatch", 0, "blob %s has %llu bytes, expected %lld",
+            w->digest[0] ? w->digest : "(new)", (unsigned long long)w->offset, (long long)w->size);
         unlinkat(w->s->root_fd, w->partial, 0);
         goto out;
     }
@@ -363,8 +362,7 @@ int tdrv_chain_ids(struct tdrv_layer_desc *desc, size_t n, struct tdrv_err *err)
         if (i == 0) {
             memcpy(desc[i].chain_id, desc[i].diff_id, sizeof(desc[i].chain_id));
         } else {
-            cleanup_free char *s =
-                tdrv_xasprintf("%s %s", desc[i - 1].chain_id, desc[i].diff_id);
+            cleanup_free char *s = tdrv_xasprintf("%s %s", desc[i - 1].chain_id, desc[i].diff_id);
 
             tdrv_digest_buf(TDRV_SHA256, s, strlen(s), desc[i].chain_id);
         }
@@ -414,8 +412,8 @@ static int layer_tmp(struct tdrv_store *s, const char *chain_id, char **name, in
 }
 
 /* Check the DiffID, record the layer's metadata and rename the directory into place. */
-static int layer_finish(struct tdrv_store *s, const struct tdrv_layer_desc *desc,
-                        const char *tmp, const char *diff_id, struct tdrv_err *err)
+static int layer_finish(struct tdrv_store *s, const struct tdrv_layer_desc *desc, const char *tmp,
+                        const char *diff_id, struct tdrv_err *err)
 {
     cleanup_free char *final = tdrv_xasprintf("layers/%s", hex_of(desc->chain_id));
     cleanup_free char *meta = tdrv_xasprintf("layers/%s.json", hex_of(desc->chain_id));
@@ -575,7 +573,7 @@ struct tdrv_layer_writer {
     char *tmp;
     int tmp_fd;
     int sock[2];
-    int replay_fd;       /* the partial, replayed into the unpacker first */
+    int replay_fd; /* the partial, replayed into the unpacker first */
     uint64_t replay_left;
     pthread_t thread;
     int running;
@@ -749,8 +747,7 @@ int tdrv_layer_restart(struct tdrv_layer_writer *w, struct tdrv_err *err)
     return layer_start(w, 0, err);
 }
 
-int tdrv_layer_write(struct tdrv_layer_writer *w, const void *buf, size_t n,
-                     struct tdrv_err *err)
+int tdrv_layer_write(struct tdrv_layer_writer *w, const void *buf, size_t n, struct tdrv_err *err)
 {
     const char *p = buf;
 
@@ -1082,8 +1079,7 @@ int tdrv_store_lookup(struct tdrv_store *s, const char *ref, cJSON **info, struc
     {
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(m, "digest");
 
-        if (by_digest ? (cJSON_IsString(d) && !strcmp(d->valuestring, ref))
-                      : desc_matches(m, ref))
+        if (by_digest ? (cJSON_IsString(d) && !strcmp(d->valuestring, ref)) : desc_matches(m, ref))
             found = m;
     }
     if (!found && by_digest && tdrv_store_blob_has(s, ref))
@@ -1195,8 +1191,8 @@ static int mount_overlay(struct tdrv_store *s, const struct image *im, const cha
     int e = 0;
 
     for (size_t i = im->nlayers; ok && i-- > 0;) {
-        cleanup_free char *l = tdrv_xasprintf("%s/layers/%s", s->root,
-                                              hex_of(im->layers[i].chain_id));
+        cleanup_free char *l =
+            tdrv_xasprintf("%s/layers/%s", s->root, hex_of(im->layers[i].chain_id));
 
         ok = fsconfig_str(fsfd, "lowerdir+", l) == 0;
     }
@@ -1207,8 +1203,8 @@ static int mount_overlay(struct tdrv_store *s, const struct image *im, const cha
     if (ok) {
         int mfd = (int)syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, 0);
 
-        ok = mfd >= 0 && syscall(SYS_move_mount, mfd, "", AT_FDCWD, target,
-                                 MOVE_MOUNT_F_EMPTY_PATH) == 0;
+        ok = mfd >= 0 &&
+             syscall(SYS_move_mount, mfd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) == 0;
         e = errno;
         if (mfd >= 0)
             close(mfd);

@@ -165,6 +165,68 @@ static void split(const char *path, char **dir, const char **base)
     *base = slash ? slash + 1 : path;
 }
 
+/*
+ * SecureJoin-style resolution, used when the kernel's walk fails on a missing component that a
+ * later ".." in a symlink target would have left ("../dne/../../etc"): symlinks are expanded
+ * inside the root, missing components are kept lexically, ".." is clamped at the root.
+ */
+static char *secure_join(int root_fd, const char *path, struct tdrv_err *err)
+{
+    cleanup_free char *rest = tdrv_path_clean(path);
+    cleanup_free char *cur = tdrv_xstrdup("");
+    int links = 0;
+
+    while (*rest) {
+        const char *slash = strchr(rest, '/');
+        size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
+        cleanup_free char *comp = tdrv_xstrndup(rest, len);
+        cleanup_free char *next = NULL;
+        cleanup_close int cfd = -1;
+        char target[MAX_PATH_LEN];
+        struct stat st;
+        ssize_t n;
+
+        memmove(rest, slash ? slash + 1 : rest + len, strlen(slash ? slash + 1 : rest + len) + 1);
+        if (!*comp || !strcmp(comp, "."))
+            continue;
+        if (!strcmp(comp, "..")) {
+            char *s = strrchr(cur, '/');
+
+            if (s)
+                *s = '\0';
+            else
+                cur[0] = '\0';
+            continue;
+        }
+        cfd = open_root_path(root_fd, cur, O_PATH | O_DIRECTORY);
+        if (cfd < 0 || fstatat(cfd, comp, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode)) {
+            next = *cur ? tdrv_xasprintf("%s/%s", cur, comp) : tdrv_xstrdup(comp);
+            free(cur);
+            cur = steal_ptr(&next);
+            continue;
+        }
+        if (++links > 255) {
+            tdrv_err_set(err, TDRV_E_DATA, ELOOP, "too many levels of symbolic links at '%s'",
+                         path);
+            return NULL;
+        }
+        n = readlinkat(cfd, comp, target, sizeof(target) - 1);
+        if (n < 0) {
+            tdrv_err_set(err, TDRV_E_OS, errno, "unable to read link '%s'", comp);
+            return NULL;
+        }
+        target[n] = '\0';
+        /* The link's target, then what was left, re-walked; ".." must not be cleaned away
+         * lexically before the walk, so join without cleaning. */
+        next = tdrv_xasprintf("%s/%s", target, rest);
+        if (target[0] == '/')
+            cur[0] = '\0';
+        free(rest);
+        rest = steal_ptr(&next);
+    }
+    return steal_ptr(&cur);
+}
+
 static int open_in_root_depth(int root_fd, const char *dir, int create, int depth,
                               struct tdrv_err *err)
 {
@@ -176,9 +238,20 @@ static int open_in_root_depth(int root_fd, const char *dir, int create, int dept
 
     if (fd >= 0)
         return fd;
+    if (!create && errno == ENOENT) {
+        cleanup_free char *joined = secure_join(root_fd, dir, err);
+
+        if (!joined)
+            return -1;
+        fd = open_root_path(root_fd, joined, O_PATH | O_DIRECTORY);
+        if (fd >= 0)
+            return fd;
+        errno = ENOENT;
+    }
     if (!create || (errno != ENOENT && errno != ENOTDIR))
-        return tdrv_err_set(err, errno == ELOOP ? TDRV_E_DATA : TDRV_E_OS, errno,
-                            "unable to open '%s' in the root", dir);
+        return tdrv_err_set(
+            err, errno == ELOOP || errno == ENOENT || errno == ENOTDIR ? TDRV_E_DATA : TDRV_E_OS,
+            errno, "unable to open '%s' in the root", dir);
     if (depth > MAX_LINK_DEPTH)
         return tdrv_err_set(err, TDRV_E_DATA, ELOOP, "too many levels of symbolic links at '%s'",
                             dir);

@@ -20,6 +20,10 @@ static const char usage[] =
     "Options:\n"
     "      --parse REF         print REF normalized as Docker does; no network\n"
     "      --task GROUP/TASK   the task of a Nomad job document ({\"Job\": ...})\n"
+    "      --load PATH         load the image from a docker-archive, oci-archive, OCI\n"
+    "                          layout directory or ACI (as config.load)\n"
+    "      --rootfs DIR        also write the image's flattened root filesystem to DIR\n"
+    "      --root DIR          the store (default $TDRV_ROOT, else /var/lib/tdrv)\n"
     "  -v, --verbose           more messages on stderr (repeatable)\n"
     "  -q, --quiet             errors only\n"
     "      --log-format FMT    text (default) or json\n"
@@ -37,6 +41,9 @@ static const struct tdrv_tool tool = {.name = "tdrv-pull", .usage = usage};
 enum {
     OPT_PARSE = TDRV_OPT_TOOL_BASE,
     OPT_TASK,
+    OPT_LOAD,
+    OPT_ROOTFS,
+    OPT_ROOT,
 };
 
 struct opts {
@@ -50,6 +57,9 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct tdrv_err *er
         TDRV_STD_LONGOPTS,
         {"parse", required_argument, NULL, OPT_PARSE},
         {"task", required_argument, NULL, OPT_TASK},
+        {"load", required_argument, NULL, OPT_LOAD},
+        {"rootfs", required_argument, NULL, OPT_ROOTFS},
+        {"root", required_argument, NULL, OPT_ROOT},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -62,6 +72,15 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct tdrv_err *er
             break;
         case OPT_TASK:
             o->pull.task_select = optarg;
+            break;
+        case OPT_LOAD:
+            o->pull.load = optarg;
+            break;
+        case OPT_ROOTFS:
+            o->pull.rootfs = optarg;
+            break;
+        case OPT_ROOT:
+            o->pull.root = optarg;
             break;
         default:
             if (tdrv_cli_std(&tool, c, argv, err) < 0)
