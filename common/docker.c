@@ -109,38 +109,53 @@ int tdrv_docker_api_cmp(const char *a, const char *b)
     return 0;
 }
 
-int tdrv_docker_request(const struct tdrv_docker *d, const char *method, const char *path,
-                        const char *json_body, struct tdrv_http_resp *resp, struct tdrv_err *err)
+int tdrv_docker_call(const struct tdrv_docker *d, const struct tdrv_docker_call *c,
+                     struct tdrv_http_resp *resp, struct tdrv_err *err)
 {
-    static const char *const json_hdrs[] = {"Content-Type: application/json", NULL};
+    const char *hdrs[16];
+    size_t nh = 0;
     cleanup_free char *url = NULL;
     struct tdrv_http_req req = {0};
 
     if (!d->base_url)
         return tdrv_err_setw(err, TDRV_E_SOFTWARE, "internal", 0, "docker endpoint not set");
     if (d->api_version[0])
-        url = tdrv_xasprintf("%s/v%s%s", d->base_url, d->api_version, path);
+        url = tdrv_xasprintf("%s/v%s%s", d->base_url, d->api_version, c->path);
     else
-        url = tdrv_xasprintf("%s%s", d->base_url, path);
-    req.method = method;
+        url = tdrv_xasprintf("%s%s", d->base_url, c->path);
+    req.method = c->method;
     req.url = url;
     req.unix_socket = d->socket_path;
     req.connect_timeout_ms = d->connect_timeout_ms;
-    req.timeout_ms = d->timeout_ms;
+    req.timeout_ms = c->timeout_ms < 0 ? 0 : (c->timeout_ms ? c->timeout_ms : d->timeout_ms);
     req.max_body = DOCKER_MAX_ANSWER;
+    req.sink = c->sink;
+    req.sink_arg = c->sink_arg;
     if (d->tls) {
         req.ca_file = d->ca_file;
         req.cert_file = d->cert_file;
         req.key_file = d->key_file;
         req.insecure = !d->tls_verify;
     }
-    if (json_body) {
-        req.body = json_body;
-        req.body_len = strlen(json_body);
-        req.headers = json_hdrs;
+    if (c->json_body) {
+        req.body = c->json_body;
+        req.body_len = strlen(c->json_body);
+        hdrs[nh++] = "Content-Type: application/json";
     }
+    for (const char *const *h = c->headers; h && *h && nh < TDRV_ARRAY_LEN(hdrs) - 1; h++)
+        hdrs[nh++] = *h;
+    hdrs[nh] = NULL;
+    req.headers = nh ? hdrs : NULL;
     /* The message names the URL and the socket already: no more context needed. */
     return tdrv_http_do(&req, resp, err);
+}
+
+int tdrv_docker_request(const struct tdrv_docker *d, const char *method, const char *path,
+                        const char *json_body, struct tdrv_http_resp *resp, struct tdrv_err *err)
+{
+    struct tdrv_docker_call c = {.method = method, .path = path, .json_body = json_body};
+
+    return tdrv_docker_call(d, &c, resp, err);
 }
 
 int tdrv_docker_status_err(const struct tdrv_http_resp *resp, const char *what,

@@ -53,6 +53,23 @@ int tdrv_docker_request(const struct tdrv_docker *d, const char *method, const c
                         const char *json_body, struct tdrv_http_resp *resp, struct tdrv_err *err);
 
 /*
+ * One request with every knob (additive, for the docker backend): extra headers
+ * (X-Registry-Auth), a timeout of its own (-1: none, as wait/attach/pull need; 0: the
+ * endpoint's), and a streaming sink for the 2xx body (see struct tdrv_http_req).
+ */
+struct tdrv_docker_call {
+    const char *method;
+    const char *path;
+    const char *json_body;
+    const char *const *headers; /* NULL-terminated "Name: value", or NULL */
+    long timeout_ms;
+    int (*sink)(const char *p, size_t n, void *arg);
+    void *sink_arg;
+};
+int tdrv_docker_call(const struct tdrv_docker *d, const struct tdrv_docker_call *c,
+                     struct tdrv_http_resp *resp, struct tdrv_err *err);
+
+/*
  * GET path and parse the JSON answer. A non-2xx answer is an error carrying the Engine's
  * message: 400 → 65, 401/403 → 77, 404 → 66, 409 → 65, 5xx → 75, other → 76.
  */

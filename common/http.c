@@ -126,6 +126,9 @@ struct http_ctx {
     size_t max_body;
     int too_large;
     int header_oom;
+    CURL *h;
+    const struct tdrv_http_req *req;
+    int sink_stopped;
 };
 
 static size_t http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -134,6 +137,18 @@ static size_t http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata
     struct tdrv_err e = {0};
     size_t n = size * nmemb;
 
+    if (ctx->req && ctx->req->sink) {
+        long st = 0;
+
+        curl_easy_getinfo(ctx->h, CURLINFO_RESPONSE_CODE, &st);
+        if (st >= 200 && st <= 299) {
+            if (ctx->req->sink(ptr, n, ctx->req->sink_arg) < 0) {
+                ctx->sink_stopped = 1;
+                return 0;
+            }
+            return n;
+        }
+    }
     if (tdrv_buf_add(&ctx->resp->body, ptr, n, &e) < 0) {
         ctx->too_large = 1;
         return 0;
@@ -404,6 +419,8 @@ int tdrv_http_do(const struct tdrv_http_req *req, struct tdrv_http_resp *resp, s
         return tdrv_err_set(err, TDRV_E_OS, ENOMEM, "unable to create a libcurl handle");
     if (http_build_headers(req, &hdrs, err) < 0)
         return -1;
+    ctx.h = h;
+    ctx.req = req;
     if (http_easy_setup(h, req, &ctx, hdrs, errbuf, err) < 0)
         return -1;
     {
@@ -413,6 +430,10 @@ int tdrv_http_do(const struct tdrv_http_req *req, struct tdrv_http_resp *resp, s
                    req->unix_socket ? " via " : "", req->unix_socket ? req->unix_socket : "");
     }
     rc = curl_easy_perform(h);
+    if (rc == CURLE_WRITE_ERROR && ctx.sink_stopped) {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+        return tdrv_err_setw(err, TDRV_E_IO, "aborted", 0, "transfer ended by its reader");
+    }
     if (rc != CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
         return http_map_error(rc, os_errno, req, &ctx, errbuf, err);

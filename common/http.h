@@ -41,6 +41,14 @@ struct tdrv_http_req {
     int insecure;               /* 1: do not verify the peer (verify by default) */
     int follow_redirects;       /* 1: follow up to 10 redirects */
     size_t max_body;            /* cap on the response body; 0: TDRV_HTTP_DEFAULT_MAX_BODY */
+    /*
+     * Streaming (docker logs/attach/pull): when set, the body of a 2xx answer goes to sink
+     * as it arrives instead of resp.body (a non-2xx body still fills resp.body, capped).
+     * sink returns 0 to go on, -1 to end the transfer (then 74 "aborted", unless it set
+     * sink_err first).
+     */
+    int (*sink)(const char *p, size_t n, void *arg);
+    void *sink_arg;
 };
 
 struct tdrv_http_header {

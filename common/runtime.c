@@ -265,7 +265,8 @@ static int lease_wait(const char *path, int64_t timeout_ns)
     }
 }
 
-/* ---- the OCI runtime binary --------------------------------------------------------------------- */
+/* ---- the OCI runtime binary ---------------------------------------------------------------------
+ */
 
 static int spawn(char *const argv[], int in, int out, int errfd, pid_t *pid, struct tdrv_err *err)
 {
@@ -335,8 +336,8 @@ static void runtime_delete(const struct task *t)
     int st;
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
-    runtime_cmd(t, (const char *const[]){"delete", "--force", t->cid, NULL}, null, null, null,
-                &st, &e);
+    runtime_cmd(t, (const char *const[]){"delete", "--force", t->cid, NULL}, null, null, null, &st,
+                &e);
     if (null >= 0)
         close(null);
 }
@@ -375,7 +376,8 @@ static int runtime_failure(const char *log, struct tdrv_err *err)
     return status;
 }
 
-/* ---- log files with rotation (docker json-file's max-size / max-file) ---------------------------- */
+/* ---- log files with rotation (docker json-file's max-size / max-file)
+ * ---------------------------- */
 
 struct logw {
     char *path;
@@ -448,7 +450,8 @@ static void logw_close(struct logw *l)
     l->path = NULL;
 }
 
-/* ---- preparing a task --------------------------------------------------------------------------- */
+/* ---- preparing a task ---------------------------------------------------------------------------
+ */
 
 static int image_ref(const cJSON *doc, char **ref, struct tdrv_err *err)
 {
@@ -602,8 +605,7 @@ static int alloc_dirs(struct task *t, struct tdrv_err *err)
         if (mkdirs(p, 0755, err) < 0)
             return -1;
     }
-    for (const char *const *s = (const char *const[]){"local", "secrets", "logs", NULL}; *s;
-         s++) {
+    for (const char *const *s = (const char *const[]){"local", "secrets", "logs", NULL}; *s; s++) {
         cleanup_free char *p = tdrv_xasprintf("%s/%s", t->task_dir, *s);
 
         if (mkdirs(p, !strcmp(*s, "secrets") ? 0700 : 0755, err) < 0)
@@ -637,14 +639,15 @@ static cJSON *handle_json(const struct task *t)
     tdrv_json_add_str(h, "state_file", t->state_path);
     tdrv_json_add_str(h, "lease", t->lease_path);
     tdrv_json_add_str(h, "logs", t->logs_dir);
-    for (const char *const *k = (const char *const[]){"pid", "monitor_pid", "started_at", NULL};
-         *k; k++)
+    for (const char *const *k = (const char *const[]){"pid", "monitor_pid", "started_at", NULL}; *k;
+         k++)
         if ((v = tdrv_json_at(t->state, *k)))
             tdrv_json_add(h, *k, tdrv_json_xdup(v));
     return h;
 }
 
-/* ---- supervising ----------------------------------------------------------------------------------- */
+/* ---- supervising
+ * ----------------------------------------------------------------------------------- */
 
 struct sup {
     struct task *t;
@@ -689,8 +692,8 @@ static void read_cgroups(struct sup *s)
         for (char *save = NULL, *ctl = strtok_r(c1 + 1, ",", &save); ctl;
              ctl = strtok_r(NULL, ",", &save))
             if (!strcmp(ctl, "memory"))
-                snprintf(s->cgroup_v1_mem, sizeof(s->cgroup_v1_mem),
-                         "/sys/fs/cgroup/memory%s/%s", own, s->t->cid);
+                snprintf(s->cgroup_v1_mem, sizeof(s->cgroup_v1_mem), "/sys/fs/cgroup/memory%s/%s",
+                         own, s->t->cid);
     }
     if (f)
         fclose(f);
@@ -750,9 +753,8 @@ static int start(struct sup *s, int out_w, int err_w, struct tdrv_err *err)
     unlink(log);
     runtime_delete(t); /* a container of that name left by a crash */
     if (runtime_cmd(t,
-                    (const char *const[]){"--log", log, "--log-format", "json", "run",
-                                          "--detach", "--bundle", t->bundle, "--pid-file", pidf,
-                                          t->cid, NULL},
+                    (const char *const[]){"--log", log, "--log-format", "json", "run", "--detach",
+                                          "--bundle", t->bundle, "--pid-file", pidf, t->cid, NULL},
                     s->stdin_fd, out_w, err_w, &st, err) < 0)
         return 125;
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
@@ -1017,10 +1019,11 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
     return status_of(*result);
 }
 
-/* ---- foreground, detach --------------------------------------------------------------------------- */
+/* ---- foreground, detach
+ * --------------------------------------------------------------------------- */
 
-static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int dry,
-                 cJSON **spec, struct tdrv_err *err)
+static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int dry, cJSON **spec,
+                 struct tdrv_err *err)
 {
     const char *name = NULL;
 
@@ -1061,8 +1064,8 @@ static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int 
     return save_state(t, err);
 }
 
-static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_config *cfg,
-                          cJSON *doc, cJSON **out, int *status, struct tdrv_err *err)
+static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON *doc,
+                          cJSON **out, int *status, struct tdrv_err *err)
 {
     cleanup_task struct task t = {.lease_fd = -1};
     cleanup_json cJSON *spec = NULL;
@@ -1089,8 +1092,7 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
     return 0;
 }
 
-static int run_detach(const struct tdrv_config *cfg, cJSON *doc, cJSON **out,
-                      struct tdrv_err *err)
+static int run_detach(const struct tdrv_config *cfg, cJSON *doc, cJSON **out, struct tdrv_err *err)
 {
     cleanup_task struct task t = {.lease_fd = -1};
     cleanup_json cJSON *spec = NULL;
@@ -1155,7 +1157,8 @@ static int run_detach(const struct tdrv_config *cfg, cJSON *doc, cJSON **out,
     return 0;
 }
 
-/* ---- handle operations ---------------------------------------------------------------------------- */
+/* ---- handle operations
+ * ---------------------------------------------------------------------------- */
 
 static int op_wait(struct task *t, cJSON *doc, cJSON **out, int *status, int64_t timeout,
                    struct tdrv_err *err)
@@ -1165,8 +1168,8 @@ static int op_wait(struct task *t, cJSON *doc, cJSON **out, int *status, int64_t
     if (load_state(t, err) < 0)
         return -1;
     if (lease_wait(t->lease_path, timeout) < 0)
-        return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "timeout", 0,
-                             "task '%s' is still running", t->name);
+        return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "timeout", 0, "task '%s' is still running",
+                             t->name);
     if (load_state(t, err) < 0)
         return -1;
     res = tdrv_json_at(t->state, "result");
@@ -1199,8 +1202,8 @@ static int op_stop(struct task *t, cJSON *doc, cJSON **out, struct tdrv_err *err
         /* the supervisor does kill_signal, kill_timeout, SIGKILL */
         kill((pid_t)mp->valueint, SIGTERM);
         if (lease_wait(t->lease_path, timeout + 15000000000LL) < 0)
-            return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "timeout", 0,
-                                 "task '%s' did not stop", t->name);
+            return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "timeout", 0, "task '%s' did not stop",
+                                 t->name);
     } else {
         runtime_delete(t); /* supervisor gone: nobody else will */
     }
@@ -1215,8 +1218,8 @@ static int op_signal(struct task *t, int sig, cJSON *doc, cJSON **out, struct td
         return -1;
     pid = tdrv_json_at(t->state, "pid");
     if (lease_free(t->lease_path) != 0 || !cJSON_IsNumber(pid))
-        return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_running", 0,
-                             "task '%s' is not running", t->name);
+        return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_running", 0, "task '%s' is not running",
+                             t->name);
     if (kill((pid_t)pid->valueint, sig) < 0)
         return tdrv_err_set(err, TDRV_E_OS, errno, "unable to signal task '%s'", t->name);
     *out = doc ? doc : tdrv_json_xobj();
@@ -1232,8 +1235,8 @@ static int op_exec(struct task *t, char **argv, int *status, struct tdrv_err *er
     if (load_state(t, err) < 0)
         return -1;
     if (lease_free(t->lease_path) != 0)
-        return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_running", 0,
-                             "task '%s' is not running", t->name);
+        return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_running", 0, "task '%s' is not running",
+                             t->name);
     args[n++] = "exec";
     args[n++] = t->cid;
     for (; argv && *argv && n < TDRV_ARRAY_LEN(args) - 1; argv++)
@@ -1282,8 +1285,7 @@ static void stat_file(cJSON *o, const char *key, const char *dir, const char *fi
         tdrv_json_add_num(o, key, (double)v);
 }
 
-static void stat_key(cJSON *o, const char *key, const char *dir, const char *file,
-                     const char *k)
+static void stat_key(cJSON *o, const char *key, const char *dir, const char *file, const char *k)
 {
     char p[1200];
     long long v;
@@ -1307,8 +1309,8 @@ static int op_stats(struct task *t, cJSON *doc, cJSON **out, struct tdrv_err *er
     if (load_state(t, err) < 0)
         return -1;
     if (lease_free(t->lease_path) != 0)
-        return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_running",
-                             0, "task '%s' is not running", t->name);
+        return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_running", 0, "task '%s' is not running",
+                             t->name);
     tdrv_json_str(t->state, "cgroup.memory", TDRV_OPTIONAL, &mem, err);
     tdrv_json_str(t->state, "cgroup.unified", TDRV_OPTIONAL, &uni, err);
     st = tdrv_json_xobj();
@@ -1347,8 +1349,8 @@ static int op_stats(struct task *t, cJSON *doc, cJSON **out, struct tdrv_err *er
             char line[1024];
             FILE *f;
 
-            snprintf(path, sizeof(path), "/proc/%d/cgroup", cJSON_IsNumber(pid) ? pid->valueint
-                                                                                : 0);
+            snprintf(path, sizeof(path), "/proc/%d/cgroup",
+                     cJSON_IsNumber(pid) ? pid->valueint : 0);
             f = fopen(path, "re");
             while (f && fgets(line, sizeof(line), f)) {
                 char *a = strchr(line, ':');
@@ -1523,10 +1525,11 @@ static int op_list(const struct tdrv_config *cfg, cJSON **out, struct tdrv_err *
     return 0;
 }
 
-/* ---- entry ---------------------------------------------------------------------------------------- */
+/* ---- entry
+ * ---------------------------------------------------------------------------------------- */
 
-int tdrv_run(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON *doc,
-             cJSON **out, int *status, struct tdrv_err *err)
+int tdrv_run(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON *doc, cJSON **out,
+             int *status, struct tdrv_err *err)
 {
     cleanup_task struct task t = {.lease_fd = -1};
 

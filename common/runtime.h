@@ -43,7 +43,7 @@ struct tdrv_run_req {
  * as after --logs and --exec). *status is the exit status to use instead of the tdrv
  * code (the task's own status, 128+N, 125/126/127), or -1.
  */
-int tdrv_run(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON *doc,
-             cJSON **out, int *status, struct tdrv_err *err);
+int tdrv_run(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON *doc, cJSON **out,
+             int *status, struct tdrv_err *err);
 
 #endif

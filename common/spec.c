@@ -270,11 +270,10 @@ int tdrv_signal_parse(const char *s)
 const char *tdrv_signal_name(int sig)
 {
     static const char *const names[] = {
-        "SIGHUP",  "SIGINT",  "SIGQUIT", "SIGILL",    "SIGTRAP", "SIGABRT", "SIGBUS",
-        "SIGFPE",  "SIGKILL", "SIGUSR1", "SIGSEGV",   "SIGUSR2", "SIGPIPE", "SIGALRM",
-        "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN",
-        "SIGTTOU", "SIGURG",  "SIGXCPU", "SIGXFSZ",   "SIGVTALRM", "SIGPROF", "SIGWINCH",
-        "SIGIO",   "SIGPWR",  "SIGSYS",
+        "SIGHUP",  "SIGINT",    "SIGQUIT", "SIGILL",   "SIGTRAP", "SIGABRT", "SIGBUS",  "SIGFPE",
+        "SIGKILL", "SIGUSR1",   "SIGSEGV", "SIGUSR2",  "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT",
+        "SIGCHLD", "SIGCONT",   "SIGSTOP", "SIGTSTP",  "SIGTTIN", "SIGTTOU", "SIGURG",  "SIGXCPU",
+        "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO",   "SIGPWR",  "SIGSYS",
     };
 
     if (sig < 1 || sig > (int)TDRV_ARRAY_LEN(names))
@@ -306,8 +305,8 @@ void tdrv_spec_host_detect(struct tdrv_spec_host *h)
 
     memset(h, 0, sizeof(*h));
     h->cgroup_v2 = stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0;
-    h->memory_swap = h->cgroup_v2 || stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes",
-                                          &st) == 0;
+    h->memory_swap =
+        h->cgroup_v2 || stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", &st) == 0;
     h->swappiness = !h->cgroup_v2 && stat("/sys/fs/cgroup/memory/memory.swappiness", &st) == 0;
     h->ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (h->ncpu < 1)
@@ -502,14 +501,12 @@ static int parse_logging(const cJSON *cfg, struct tdrv_task_opts *o, struct tdrv
     if (!lg)
         return 0;
     for (const cJSON *c = lg->child; c; c = c->next)
-        if (strcmp(c->string, "type") && strcmp(c->string, "driver") &&
-            strcmp(c->string, "config"))
+        if (strcmp(c->string, "type") && strcmp(c->string, "driver") && strcmp(c->string, "config"))
             return bad(err, "config.logging: unknown option '%s'", c->string);
     if (tdrv_json_str(lg, "type", TDRV_OPTIONAL, &type, err) < 0 ||
         (!type && tdrv_json_str(lg, "driver", TDRV_OPTIONAL, &type, err) < 0))
         return tdrv_err_wrap(err, "config.logging");
-    if (type && *type && strcmp(type, "json-file") && strcmp(type, "local") &&
-        strcmp(type, "file"))
+    if (type && *type && strcmp(type, "json-file") && strcmp(type, "local") && strcmp(type, "file"))
         return bad(err, "config.logging.type: '%s' is not supported (json-file, local, file)",
                    type);
     if (get_map(lg, "config", &conf, err) < 0)
@@ -537,8 +534,8 @@ static int parse_logging(const cJSON *cfg, struct tdrv_task_opts *o, struct tdrv
     return 0;
 }
 
-int tdrv_task_opts_parse(const cJSON *doc, const struct tdrv_config *cfg,
-                         struct tdrv_task_opts *o, struct tdrv_err *err)
+int tdrv_task_opts_parse(const cJSON *doc, const struct tdrv_config *cfg, struct tdrv_task_opts *o,
+                         struct tdrv_err *err)
 {
     const char *driver = NULL;
     const char *runtime = NULL;
@@ -555,8 +552,9 @@ int tdrv_task_opts_parse(const cJSON *doc, const struct tdrv_config *cfg,
     if (tdrv_json_str(doc, "driver", TDRV_OPTIONAL, &driver, err) < 0)
         return -1;
     if (!driver_mask(driver))
-        return bad(err, "request.driver: '%s' is not a daemonless driver (oci, rkt, "
-                        "containerd-driver)",
+        return bad(err,
+                   "request.driver: '%s' is not a daemonless driver (oci, rkt, "
+                   "containerd-driver)",
                    driver);
     o->driver = tdrv_xstrdup(driver ? driver : "oci");
     if (conf && !cJSON_IsObject(conf))
@@ -588,7 +586,7 @@ int tdrv_task_opts_parse(const cJSON *doc, const struct tdrv_config *cfg,
         if (strchr(runtime, '/'))
             return bad(err, "config.runtime: '%s' must be a name found in PATH", runtime);
     }
-    o->runtime = tdrv_xstrdup(runtime && *runtime ? runtime
+    o->runtime = tdrv_xstrdup(runtime && *runtime   ? runtime
                               : cfg && cfg->runtime ? cfg->runtime
                                                     : "runc");
     if (tdrv_json_bool(conf, "no_overlay", TDRV_OPTIONAL, &b, err) < 0)
@@ -730,8 +728,9 @@ static int resolve_user(const struct tdrv_spec_in *in, const char *spec, const c
         uint64_t n;
 
         if (!is_num(us))
-            return bad(err, "request.user: unable to find user '%s': no matching entries in "
-                            "passwd file",
+            return bad(err,
+                       "request.user: unable to find user '%s': no matching entries in "
+                       "passwd file",
                        us);
         if (tdrv_parse_u64(us, 0, UINT32_MAX - 1, &n, err) < 0)
             return tdrv_err_wrap(err, "request.user");
@@ -767,22 +766,54 @@ static int resolve_user(const struct tdrv_spec_in *in, const char *spec, const c
 /* ---- capabilities ---------------------------------------------------------------------------- */
 
 static const char *const cap_names[] = {
-    "CHOWN",          "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER",        "FSETID",
-    "KILL",           "SETGID",       "SETUID",          "SETPCAP",       "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN",    "NET_RAW",       "IPC_LOCK",
-    "IPC_OWNER",      "SYS_MODULE",   "SYS_RAWIO",       "SYS_CHROOT",    "SYS_PTRACE",
-    "SYS_PACCT",      "SYS_ADMIN",    "SYS_BOOT",        "SYS_NICE",      "SYS_RESOURCE",
-    "SYS_TIME",       "SYS_TTY_CONFIG", "MKNOD",         "LEASE",         "AUDIT_WRITE",
-    "AUDIT_CONTROL",  "SETFCAP",      "MAC_OVERRIDE",    "MAC_ADMIN",     "SYSLOG",
-    "WAKE_ALARM",     "BLOCK_SUSPEND", "AUDIT_READ",     "PERFMON",       "BPF",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
     "CHECKPOINT_RESTORE",
 };
 
 /* Docker's default set (moby oci/caps/defaults.go), also containerd's and rkt's (+NET_RAW). */
 static const char *const docker_default_caps[] = {
-    "AUDIT_WRITE", "CHOWN",   "DAC_OVERRIDE", "FOWNER",  "FSETID", "KILL",       "MKNOD",
-    "NET_BIND_SERVICE", "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
-    NULL,
+    "AUDIT_WRITE", "CHOWN",   "DAC_OVERRIDE",     "FOWNER",     "FSETID",
+    "KILL",        "MKNOD",   "NET_BIND_SERVICE", "NET_RAW",    "SETFCAP",
+    "SETGID",      "SETPCAP", "SETUID",           "SYS_CHROOT", NULL,
 };
 
 #define CAP_ALL_BITS(last) ((last) >= 63 ? ~0ULL : ((1ULL << ((last) + 1)) - 1))
@@ -828,7 +859,8 @@ static cJSON *cap_list(uint64_t mask)
     return a;
 }
 
-/* ---- seccomp: a deny-list of what Docker's default profile does not allow ---------------------- */
+/* ---- seccomp: a deny-list of what Docker's default profile does not allow ----------------------
+ */
 
 /*
  * Docker's default profile (moby profiles/seccomp/default.json) is an allow-list; this is the
@@ -879,8 +911,7 @@ static cJSON *seccomp_rule(const char *names, const char *action, int errno_ret)
 
 static cJSON *seccomp_arches(const char *arch)
 {
-    static const char *const x86[] = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32",
-                                      NULL};
+    static const char *const x86[] = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", NULL};
     static const char *const arm[] = {"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", NULL};
 
     if (arch && !strcmp(arch, "aarch64"))
@@ -890,8 +921,8 @@ static cJSON *seccomp_arches(const char *arch)
 
 static cJSON *seccomp_default(uint64_t caps, const char *arch)
 {
-    static const unsigned long ns_flags[] = {0x00020000, 0x02000000, 0x04000000,
-                                             0x08000000, 0x10000000, 0x20000000, 0x40000000};
+    static const unsigned long ns_flags[] = {0x00020000, 0x02000000, 0x04000000, 0x08000000,
+                                             0x10000000, 0x20000000, 0x40000000};
     cJSON *s = tdrv_json_xobj();
     cJSON *rules = tdrv_json_xarr();
 
@@ -964,10 +995,10 @@ static int seccomp_file(const char *path, const char *arch, cJSON **out, struct 
     return 0;
 }
 
-/* ---- mounts ------------------------------------------------------------------------------------ */
+/* ---- mounts ------------------------------------------------------------------------------------
+ */
 
-static cJSON *mount_obj(const char *dst, const char *type, const char *src,
-                        const char *const *opts)
+static cJSON *mount_obj(const char *dst, const char *type, const char *src, const char *const *opts)
 {
     cJSON *m = tdrv_json_xobj();
 
@@ -1037,17 +1068,18 @@ static int path_within(const char *p, const char *dir)
 }
 
 /* A host path of a volume/bind source: relative ones are under the task dir. */
-static int host_source(const struct tdrv_spec_in *in, const char *src, const char *what,
-                       char **out, struct tdrv_err *err)
+static int host_source(const struct tdrv_spec_in *in, const char *src, const char *what, char **out,
+                       struct tdrv_err *err)
 {
-    cleanup_free char *joined = src[0] == '/' ? tdrv_xstrdup(src)
-                                              : tdrv_xasprintf("%s/%s", in->task_dir, src);
+    cleanup_free char *joined =
+        src[0] == '/' ? tdrv_xstrdup(src) : tdrv_xasprintf("%s/%s", in->task_dir, src);
     cleanup_free char *p = clean_path(joined);
     int enabled = in->cfg ? in->cfg->volumes_enabled : 1;
 
     if (!enabled && !path_within(p, in->alloc_dir))
-        return denied(err, "%s: volumes are disabled by the operator; '%s' is outside the "
-                           "allocation directory",
+        return denied(err,
+                      "%s: volumes are disabled by the operator; '%s' is outside the "
+                      "allocation directory",
                       what, src);
     *out = steal_ptr(&p);
     return 0;
@@ -1126,9 +1158,9 @@ static int map_mount_docker(const struct tdrv_spec_in *in, const struct interp_c
                             const cJSON *m, const char *what, cJSON *mounts,
                             struct tdrv_task_opts *o, struct tdrv_err *err)
 {
-    static const char *const keys[] = {"type",          "target",         "source",
-                                       "readonly",      "bind_options",   "tmpfs_options",
-                                       "volume_options", NULL};
+    static const char *const keys[] = {
+        "type",         "target",        "source",         "readonly",
+        "bind_options", "tmpfs_options", "volume_options", NULL};
     const char *type = "volume";
     const char *target = NULL;
     const char *source = "";
@@ -1240,8 +1272,8 @@ static int map_mount_docker(const struct tdrv_spec_in *in, const struct interp_c
 }
 
 /* containerd-driver mounts: {type, target, source, options: [fstab options]}. */
-static int map_mount_ctr(const struct tdrv_spec_in *in, const struct interp_ctx *ix,
-                         const cJSON *m, const char *what, cJSON *mounts, struct tdrv_err *err)
+static int map_mount_ctr(const struct tdrv_spec_in *in, const struct interp_ctx *ix, const cJSON *m,
+                         const char *what, cJSON *mounts, struct tdrv_err *err)
 {
     static const char *const keys[] = {"type", "target", "source", "options", NULL};
     const char *type = "volume";
@@ -1263,8 +1295,9 @@ static int map_mount_ctr(const struct tdrv_spec_in *in, const struct interp_ctx 
     if (strcmp(type, "bind") && strcmp(type, "volume") && strcmp(type, "tmpfs"))
         return bad(err, "%s.type: '%s' is not one of bind, volume, tmpfs", what, type);
     if (strcmp(type, "tmpfs") && (!opts || !opts->child))
-        return bad(err, "%s: options cannot be empty for mount type %s; you need to at least "
-                        "pass rbind and ro",
+        return bad(err,
+                   "%s: options cannot be empty for mount type %s; you need to at least "
+                   "pass rbind and ro",
                    what, type);
     tgt = interp(ix, target);
     if (container_path(tgt, what, err) < 0)
@@ -1359,7 +1392,8 @@ static int map_devices(const cJSON *list, cJSON *devs, cJSON *allow, struct tdrv
     return 0;
 }
 
-/* ---- resources --------------------------------------------------------------------------------- */
+/* ---- resources ---------------------------------------------------------------------------------
+ */
 
 /* An integer in Nomad units (MiB, MHz) or a Kubernetes quantity string. */
 static int res_bytes(const cJSON *res, const char *key, uint64_t *bytes, int *set,
@@ -1387,9 +1421,9 @@ static int res_bytes(const cJSON *res, const char *key, uint64_t *bytes, int *se
 }
 
 struct res_out {
-    int64_t cpu_mhz;   /* NOMAD_CPU_LIMIT, -1 unset */
-    int64_t mem_mib;   /* NOMAD_MEMORY_LIMIT, -1 unset */
-    int64_t max_mib;   /* NOMAD_MEMORY_MAX_LIMIT, -1 unset */
+    int64_t cpu_mhz; /* NOMAD_CPU_LIMIT, -1 unset */
+    int64_t mem_mib; /* NOMAD_MEMORY_LIMIT, -1 unset */
+    int64_t max_mib; /* NOMAD_MEMORY_MAX_LIMIT, -1 unset */
 };
 
 static int map_resources(const struct tdrv_spec_in *in, const cJSON *conf, int drv,
@@ -1421,8 +1455,8 @@ static int map_resources(const struct tdrv_spec_in *in, const cJSON *conf, int d
     }
     if (res_bytes(res, "memory", &mem, &mem_set, err) < 0 ||
         res_bytes(res, "memory_max", &mmax, &max_set, err) < 0 ||
-        tdrv_json_i64(conf, "memory_hard_limit", TDRV_OPTIONAL, 0, INT64_MAX / (int64_t)MIB,
-                      &hard, err) < 0 ||
+        tdrv_json_i64(conf, "memory_hard_limit", TDRV_OPTIONAL, 0, INT64_MAX / (int64_t)MIB, &hard,
+                      err) < 0 ||
         tdrv_json_bool(conf, "cpu_hard_limit", TDRV_OPTIONAL, &hard_limit, err) < 0 ||
         tdrv_json_i64(conf, "cpu_cfs_period", TDRV_OPTIONAL, 0, 1000000, &period, err) < 0 ||
         tdrv_json_i64(conf, "pids_limit", TDRV_OPTIONAL, 0, INT64_MAX, &pids, err) < 0 ||
@@ -1469,7 +1503,7 @@ static int map_resources(const struct tdrv_spec_in *in, const cJSON *conf, int d
         tdrv_json_add_num(cpu, "shares", (double)shares);
         if (hard_limit) {
             /* Nomad: quota = period * ncpu * MHz / total MHz = period * MHz / core MHz */
-            int64_t quota = milli >= 0        ? period * milli / 1000
+            int64_t quota = milli >= 0       ? period * milli / 1000
                             : h->cpu_mhz > 0 ? period * mhz / h->cpu_mhz
                                              : period * mhz / 1000;
             if (quota < 1000)
@@ -1512,14 +1546,16 @@ static int map_resources(const struct tdrv_spec_in *in, const cJSON *conf, int d
         }
         if (limit && reservation > limit) {
             cJSON_Delete(memo);
-            return bad(err, "request.resources.memory: task memory requirements exceed driver "
-                            "hard limit of %llu MB",
+            return bad(err,
+                       "request.resources.memory: task memory requirements exceed driver "
+                       "hard limit of %llu MB",
                        (unsigned long long)(limit / MIB));
         }
         if (limit && limit < 4 * MIB) {
             cJSON_Delete(memo);
-            return bad(err, "request.resources.memory: limit of %llu bytes is too low (minimum "
-                            "4 MiB)",
+            return bad(err,
+                       "request.resources.memory: limit of %llu bytes is too low (minimum "
+                       "4 MiB)",
                        (unsigned long long)limit);
         }
         if (limit) {
@@ -1550,7 +1586,8 @@ static int map_resources(const struct tdrv_spec_in *in, const cJSON *conf, int d
     return 0;
 }
 
-/* ---- process: command, user, env, caps, rlimits ------------------------------------------------ */
+/* ---- process: command, user, env, caps, rlimits ------------------------------------------------
+ */
 
 static const cJSON *img(const struct tdrv_spec_in *in, const char *key)
 {
@@ -1570,8 +1607,8 @@ static void append_all(cJSON *dst, const cJSON *src)
             tdrv_json_append(dst, tdrv_json_xstr(c->valuestring));
 }
 
-static int map_args(const struct tdrv_spec_in *in, const struct interp_ctx *ix,
-                    const cJSON *conf, int drv, cJSON **out, struct tdrv_err *err)
+static int map_args(const struct tdrv_spec_in *in, const struct interp_ctx *ix, const cJSON *conf,
+                    int drv, cJSON **out, struct tdrv_err *err)
 {
     const char *command = NULL;
     const cJSON *args = NULL;
@@ -1652,10 +1689,9 @@ static int add_rlimit(cJSON *rl, const char *name, uint64_t soft, uint64_t hard)
 
 static int map_ulimits(const cJSON *conf, cJSON *rl, struct tdrv_err *err)
 {
-    static const char *const known[] = {"as",     "core",    "cpu",      "data",  "fsize",
-                                        "locks",  "memlock", "msgqueue", "nice",  "nofile",
-                                        "nproc",  "rss",     "rtprio",   "rttime", "sigpending",
-                                        "stack",  NULL};
+    static const char *const known[] = {
+        "as",     "core",  "cpu", "data",   "fsize",  "locks",      "memlock", "msgqueue", "nice",
+        "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack",   NULL};
     cleanup_json cJSON *m = NULL;
     int64_t file_limit = 0;
 
@@ -1678,8 +1714,7 @@ static int map_ulimits(const cJSON *conf, cJSON *rl, struct tdrv_err *err)
         if (!*k)
             return bad(err, "config.ulimit: unknown limit '%s'", c->string);
         if (scalar_text(c, v, sizeof(v)) < 0 || !v[0])
-            return bad(err, "config.ulimit.%s: Malformed ulimit specification '%s'", c->string,
-                       v);
+            return bad(err, "config.ulimit.%s: Malformed ulimit specification '%s'", c->string, v);
         colon = strchr(v, ':');
         if (colon)
             *colon++ = '\0';
@@ -1689,15 +1724,14 @@ static int map_ulimits(const cJSON *conf, cJSON *rl, struct tdrv_err *err)
         if (colon && tdrv_parse_u64(colon, 0, INT64_MAX, &hard, &e) < 0)
             return bad(err, "config.ulimit.%s: Malformed hard ulimit '%s'", c->string, colon);
         if (soft > hard)
-            return bad(err, "config.ulimit.%s: soft limit %llu is above hard limit %llu",
-                       c->string, (unsigned long long)soft, (unsigned long long)hard);
+            return bad(err, "config.ulimit.%s: soft limit %llu is above hard limit %llu", c->string,
+                       (unsigned long long)soft, (unsigned long long)hard);
         add_rlimit(rl, c->string, soft, hard);
     }
     return 0;
 }
 
-static int port_env(const struct tdrv_spec_in *in, int host_net, cJSON *env,
-                    struct tdrv_err *err)
+static int port_env(const struct tdrv_spec_in *in, int host_net, cJSON *env, struct tdrv_err *err)
 {
     const cJSON *ports = tdrv_json_at(in->doc, "ports");
     int i = 0;
@@ -1734,8 +1768,7 @@ static int port_env(const struct tdrv_spec_in *in, int host_net, cJSON *env,
             snprintf(k, sizeof(k), "NOMAD_HOST_IP_%s", l);
             env_set(env, k, ip);
             snprintf(k, sizeof(k), "NOMAD_ADDR_%s", l);
-            snprintf(v, sizeof(v), strchr(ip, ':') ? "[%s]:%lld" : "%s:%lld", ip,
-                     (long long)value);
+            snprintf(v, sizeof(v), strchr(ip, ':') ? "[%s]:%lld" : "%s:%lld", ip, (long long)value);
             env_set(env, k, v);
             snprintf(k, sizeof(k), "NOMAD_HOST_ADDR_%s", l);
             env_set(env, k, v);
@@ -1807,7 +1840,8 @@ static int nomad_env(const struct tdrv_spec_in *in, const struct res_out *ro, in
     return port_env(in, host_net, env, err);
 }
 
-/* ---- /etc/hosts, /etc/resolv.conf, /etc/hostname ------------------------------------------------ */
+/* ---- /etc/hosts, /etc/resolv.conf, /etc/hostname ------------------------------------------------
+ */
 
 static char *read_small(const char *path)
 {
@@ -1823,9 +1857,9 @@ static char *read_small(const char *path)
     return b.data ? tdrv_buf_steal(&b) : tdrv_xstrdup("");
 }
 
-static int etc_files(const struct tdrv_spec_in *in, const struct interp_ctx *ix,
-                     const cJSON *conf, int drv, int host_net, const char *hostname,
-                     cJSON *mounts, struct tdrv_task_opts *o, struct tdrv_err *err)
+static int etc_files(const struct tdrv_spec_in *in, const struct interp_ctx *ix, const cJSON *conf,
+                     int drv, int host_net, const char *hostname, cJSON *mounts,
+                     struct tdrv_task_opts *o, struct tdrv_err *err)
 {
     const cJSON *servers = NULL;
     const cJSON *search = NULL;
@@ -1896,8 +1930,9 @@ static int etc_files(const struct tdrv_spec_in *in, const struct interp_ctx *ix,
                 !*c->valuestring) {
                 tdrv_buf_release(&hosts);
                 tdrv_buf_release(&resolv);
-                return bad(err, "config.dns_servers[%d]: invalid ip address for container dns "
-                                "server '%s'",
+                return bad(err,
+                           "config.dns_servers[%d]: invalid ip address for container dns "
+                           "server '%s'",
                            i, c->valuestring);
             }
             tdrv_buf_addstr(&resolv, "nameserver ", &e);
@@ -1937,8 +1972,8 @@ static int etc_files(const struct tdrv_spec_in *in, const struct interp_ctx *ix,
         tdrv_buf_addstr(&resolv, host ? host : "", &e);
     }
     tdrv_json_add_str(o->files, hp, hosts.data ? hosts.data : "");
-    mounts_put(mounts, mount_obj("/etc/hosts", "bind", hp,
-                                 (const char *const[]){"rbind", "rw", NULL}));
+    mounts_put(mounts,
+               mount_obj("/etc/hosts", "bind", hp, (const char *const[]){"rbind", "rw", NULL}));
     if (resolv.data || host_dns) {
         tdrv_json_add_str(o->files, rp, resolv.data ? resolv.data : "");
         mounts_put(mounts, mount_obj("/etc/resolv.conf", "bind", rp,
@@ -1957,7 +1992,8 @@ static int etc_files(const struct tdrv_spec_in *in, const struct interp_ctx *ix,
     return 0;
 }
 
-/* ---- namespaces ---------------------------------------------------------------------------------- */
+/* ---- namespaces
+ * ---------------------------------------------------------------------------------- */
 
 /* "" / "private" -> 0, "host" -> 1; other values are errors. */
 static int ns_mode(const cJSON *conf, const char *key, int *host, struct tdrv_err *err)
@@ -1967,9 +2003,8 @@ static int ns_mode(const cJSON *conf, const char *key, int *host, struct tdrv_er
     *host = 0;
     if (tdrv_json_str(conf, key, TDRV_OPTIONAL, &v, err) < 0)
         return tdrv_err_wrap(err, "config");
-    if (!v || !*v || !strcasecmp(v, "private") || (!strcmp(key, "ipc_mode") &&
-                                                   (!strcmp(v, "shareable") ||
-                                                    !strcmp(v, "none"))))
+    if (!v || !*v || !strcasecmp(v, "private") ||
+        (!strcmp(key, "ipc_mode") && (!strcmp(v, "shareable") || !strcmp(v, "none"))))
         return 0;
     if (strcasecmp(v, "host"))
         return bad(err, "config.%s: '%s' is not supported (host or private)", key, v);
@@ -2008,24 +2043,32 @@ static int network_mode(const struct tdrv_spec_in *in, const cJSON *conf, int dr
         *host = 0;
         return 0;
     }
-    return bad(err, "network mode '%s' is not supported yet by the oci backend (host, none)",
-               mode);
+    return bad(err, "network mode '%s' is not supported yet by the oci backend (host, none)", mode);
 }
 
-/* ---- the whole spec ------------------------------------------------------------------------------ */
+/* ---- the whole spec
+ * ------------------------------------------------------------------------------ */
 
 static const char *const masked_paths[] = {
-    "/proc/acpi",         "/proc/asound",   "/proc/kcore",       "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-    "/proc/scsi",         "/sys/firmware",  NULL,
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    NULL,
 };
 static const char *const readonly_paths[] = {
     "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
 };
 
-static int security_opts(const struct tdrv_spec_in *in, const cJSON *conf, int drv,
-                         uint64_t caps, int privileged, cJSON *process, cJSON *linux_,
-                         int *nnp, struct tdrv_err *err)
+static int security_opts(const struct tdrv_spec_in *in, const cJSON *conf, int drv, uint64_t caps,
+                         int privileged, cJSON *process, cJSON *linux_, int *nnp,
+                         struct tdrv_err *err)
 {
     const cJSON *sopt = NULL;
     int seccomp = drv != D_CTR; /* containerd-driver: off unless seccomp = true */
@@ -2054,8 +2097,7 @@ static int security_opts(const struct tdrv_spec_in *in, const cJSON *conf, int d
         if (!strcmp(s, "no-new-privileges") || !strcmp(s, "no-new-privileges=true") ||
             !strcmp(s, "no-new-privileges:true")) {
             *nnp = 1;
-        } else if (!strcmp(s, "no-new-privileges=false") ||
-                   !strcmp(s, "no-new-privileges:false")) {
+        } else if (!strcmp(s, "no-new-privileges=false") || !strcmp(s, "no-new-privileges:false")) {
             *nnp = 0;
         } else if (!strncmp(s, "seccomp", 7) && *v) {
             if (!strcmp(v + 1, "unconfined"))
@@ -2066,8 +2108,9 @@ static int security_opts(const struct tdrv_spec_in *in, const cJSON *conf, int d
             tdrv_json_set(process, "apparmorProfile", tdrv_json_xstr(v + 1));
         } else if (!strncmp(s, "label", 5) && *v) {
             if (strcmp(v + 1, "disable"))
-                return bad(err, "config.security_opt[%d]: SELinux labels are not supported "
-                                "('%s')",
+                return bad(err,
+                           "config.security_opt[%d]: SELinux labels are not supported "
+                           "('%s')",
                            i, s);
         } else {
             return bad(err, "config.security_opt[%d]: invalid '%s'", i, s);
@@ -2183,9 +2226,12 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
         ns_mode(conf, "uts_mode", &uts_host, err) < 0)
         return -1;
     if ((pid_host || ipc_host || uts_host) && !(in->cfg && in->cfg->allow_privileged))
-        return denied(err, "config.%s: host namespaces need allow_privileged in the operator's "
-                           "config",
-                      pid_host ? "pid_mode" : ipc_host ? "ipc_mode" : "uts_mode");
+        return denied(err,
+                      "config.%s: host namespaces need allow_privileged in the operator's "
+                      "config",
+                      pid_host   ? "pid_mode"
+                      : ipc_host ? "ipc_mode"
+                                 : "uts_mode");
     {
         static const char *const kinds[] = {"pid", "ipc", "uts", "mount", "network", "cgroup"};
         int skip[] = {pid_host, ipc_host, uts_host, 0, host_net, !in->host->cgroup_v2};
@@ -2326,8 +2372,9 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
             }
         }
         if (bad_caps && !privileged)
-            return denied(err, "config.cap_add: the operator does not allow the following "
-                               "capabilities: %s",
+            return denied(err,
+                          "config.cap_add: the operator does not allow the following "
+                          "capabilities: %s",
                           names);
         caps = ((base & allowed) | add) & ~drop;
         if (privileged)
@@ -2384,29 +2431,25 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
                                    (const char *const[]){"nosuid", "noexec", "nodev", NULL}));
         tdrv_json_append(mounts, mount_obj("/dev", "tmpfs", "tmpfs",
                                            (const char *const[]){"nosuid", "strictatime",
-                                                                 "mode=755", "size=65536k",
-                                                                 NULL}));
-        tdrv_json_append(mounts, mount_obj("/dev/pts", "devpts", "devpts",
-                                           (const char *const[]){"nosuid", "noexec",
-                                                                 "newinstance", "ptmxmode=0666",
-                                                                 "mode=0620", "gid=5", NULL}));
-        tdrv_json_append(mounts,
-                         mount_obj("/dev/shm", "tmpfs", "shm",
-                                   (const char *const[]){"nosuid", "noexec", "nodev",
-                                                         "mode=1777", shmopt, NULL}));
+                                                                 "mode=755", "size=65536k", NULL}));
+        tdrv_json_append(
+            mounts, mount_obj("/dev/pts", "devpts", "devpts",
+                              (const char *const[]){"nosuid", "noexec", "newinstance",
+                                                    "ptmxmode=0666", "mode=0620", "gid=5", NULL}));
+        tdrv_json_append(mounts, mount_obj("/dev/shm", "tmpfs", "shm",
+                                           (const char *const[]){"nosuid", "noexec", "nodev",
+                                                                 "mode=1777", shmopt, NULL}));
         tdrv_json_append(mounts,
                          mount_obj("/dev/mqueue", "mqueue", "mqueue",
                                    (const char *const[]){"nosuid", "noexec", "nodev", NULL}));
-        tdrv_json_append(mounts,
-                         mount_obj("/sys", "sysfs", "sysfs",
-                                   privileged ? (const char *const[]){"nosuid", "noexec",
-                                                                      "nodev", "rw", NULL}
-                                              : ro_sys));
+        tdrv_json_append(mounts, mount_obj("/sys", "sysfs", "sysfs",
+                                           privileged ? (const char *const[]){"nosuid", "noexec",
+                                                                              "nodev", "rw", NULL}
+                                                      : ro_sys));
         tdrv_json_append(mounts,
                          mount_obj("/sys/fs/cgroup", "cgroup", "cgroup",
-                                   (const char *const[]){"nosuid", "noexec", "nodev",
-                                                         "relatime", privileged ? "rw" : "ro",
-                                                         NULL}));
+                                   (const char *const[]){"nosuid", "noexec", "nodev", "relatime",
+                                                         privileged ? "rw" : "ro", NULL}));
     }
     if (etc_files(in, &ix, conf, drv, host_net, hostname, mounts, o, err) < 0)
         return -1;
@@ -2487,8 +2530,9 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
             if (scalar_text(c, v, sizeof(v)) < 0)
                 return bad(err, "config.sysctl.%s: expected string", c->string);
             if (host_net && !strncmp(c->string, "net.", 4))
-                return bad(err, "config.sysctl.%s: net.* sysctls need a network namespace "
-                                "(network mode none)",
+                return bad(err,
+                           "config.sysctl.%s: net.* sysctls need a network namespace "
+                           "(network mode none)",
                            c->string);
             tdrv_json_add_str(s, c->string, v);
         }

@@ -16,27 +16,27 @@
 
 /* What the host offers, which changes the mapping; tdrv_spec_host_detect fills it. */
 struct tdrv_spec_host {
-    int cgroup_v2;      /* unified hierarchy */
-    int memory_swap;    /* swap limit settable (memsw on v1, always on v2) */
-    int swappiness;     /* memory.swappiness settable (v1) */
-    int ncpu;           /* online CPUs */
-    int64_t cpu_mhz;    /* one core's MHz (Nomad's compute unit), 0 = unknown */
-    int cap_last;       /* /proc/sys/kernel/cap_last_cap */
-    const char *arch;   /* "x86_64", "aarch64", ... */
+    int cgroup_v2;    /* unified hierarchy */
+    int memory_swap;  /* swap limit settable (memsw on v1, always on v2) */
+    int swappiness;   /* memory.swappiness settable (v1) */
+    int ncpu;         /* online CPUs */
+    int64_t cpu_mhz;  /* one core's MHz (Nomad's compute unit), 0 = unknown */
+    int cap_last;     /* /proc/sys/kernel/cap_last_cap */
+    const char *arch; /* "x86_64", "aarch64", ... */
 };
 
 void tdrv_spec_host_detect(struct tdrv_spec_host *h);
 
 struct tdrv_spec_in {
-    const cJSON *doc;                 /* the task document */
-    const struct tdrv_config *cfg;    /* operator settings */
+    const cJSON *doc;              /* the task document */
+    const struct tdrv_config *cfg; /* operator settings */
     const struct tdrv_spec_host *host;
-    const cJSON *image_config;        /* the image's config (Env, Entrypoint, Cmd, ...), or NULL */
-    const char *const *passwd_roots;  /* NULL-terminated dirs searched for etc/passwd, etc/group */
-    const char *rootfs;               /* root.path */
-    const char *alloc_dir;            /* host: $TDRV_ROOT/allocs/<alloc_id> */
-    const char *task_dir;             /* host: <alloc_dir>/<task> */
-    const char *volumes_dir;          /* host: where named volumes live ($TDRV_ROOT/volumes) */
+    const cJSON *image_config;       /* the image's config (Env, Entrypoint, Cmd, ...), or NULL */
+    const char *const *passwd_roots; /* NULL-terminated dirs searched for etc/passwd, etc/group */
+    const char *rootfs;              /* root.path */
+    const char *alloc_dir;           /* host: $TDRV_ROOT/allocs/<alloc_id> */
+    const char *task_dir;            /* host: <alloc_dir>/<task> */
+    const char *volumes_dir;         /* host: where named volumes live ($TDRV_ROOT/volumes) */
     const char *alloc_id;
     const char *task;
 };
@@ -44,16 +44,16 @@ struct tdrv_spec_in {
 /* What the runtime needs beyond config.json. */
 struct tdrv_task_opts {
     char *driver;
-    char *runtime;          /* OCI runtime binary */
-    int kill_signal;        /* default SIGTERM */
+    char *runtime;           /* OCI runtime binary */
+    int kill_signal;         /* default SIGTERM */
     int64_t kill_timeout_ns; /* default 5s */
-    uint64_t log_max_size;  /* bytes per log file, default 2 MiB */
-    int log_max_files;      /* default 2 */
+    uint64_t log_max_size;   /* bytes per log file, default 2 MiB */
+    int log_max_files;       /* default 2 */
     int no_overlay;
     int debug;
     int interactive;
-    cJSON *files;           /* {"<host path>": "<content>"}: files to write before start */
-    cJSON *dirs;            /* ["<host path>", ...]: directories to create before start */
+    cJSON *files; /* {"<host path>": "<content>"}: files to write before start */
+    cJSON *dirs;  /* ["<host path>", ...]: directories to create before start */
 };
 
 void tdrv_task_opts_release(struct tdrv_task_opts *o);

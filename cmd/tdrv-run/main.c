@@ -102,8 +102,8 @@ static int parse_opts(int argc, char **argv, struct tdrv_run_req *rq, struct tdr
         {NULL, 0, NULL, 0},
     };
     static const int acts[][2] = {
-        {OPT_DRY, TDRV_RUN_DRY_RUN},   {'d', TDRV_RUN_DETACH},          {OPT_WAIT, TDRV_RUN_WAIT},
-        {OPT_STOP, TDRV_RUN_STOP},     {OPT_SIGNAL, TDRV_RUN_SIGNAL},   {OPT_EXEC, TDRV_RUN_EXEC},
+        {OPT_DRY, TDRV_RUN_DRY_RUN},     {'d', TDRV_RUN_DETACH},        {OPT_WAIT, TDRV_RUN_WAIT},
+        {OPT_STOP, TDRV_RUN_STOP},       {OPT_SIGNAL, TDRV_RUN_SIGNAL}, {OPT_EXEC, TDRV_RUN_EXEC},
         {OPT_INSPECT, TDRV_RUN_INSPECT}, {OPT_STATS, TDRV_RUN_STATS},   {OPT_LOGS, TDRV_RUN_LOGS},
         {OPT_LIST, TDRV_RUN_LIST},
     };
@@ -128,8 +128,7 @@ static int parse_opts(int argc, char **argv, struct tdrv_run_req *rq, struct tdr
             rq->task = optarg;
         else if (c == OPT_RESULT_FD) {
             if (tdrv_parse_u64(optarg, 0, 1024, &fd, err) < 0)
-                return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "--result-fd: %s",
-                                     err->msg);
+                return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "--result-fd: %s", err->msg);
             rq->result_fd = (int)fd;
         } else if (i == sizeof(acts) / sizeof(acts[0]) && tdrv_cli_std(&tool, c, argv, err) < 0)
             return -1;
