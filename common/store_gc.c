@@ -317,8 +317,7 @@ int tdrv_store_images(struct tdrv_store *s, cJSON **out, struct tdrv_err *err)
             continue;
         it = image_entry(list, d);
         if (r)
-            tdrv_json_append(cJSON_GetObjectItemCaseSensitive(it, "references"),
-                             tdrv_json_xstr(r));
+            tdrv_json_append(cJSON_GetObjectItemCaseSensitive(it, "references"), tdrv_json_xstr(r));
     }
     /* pinned, or marked used, but not indexed (run by digest) */
     cJSON_ArrayForEach(m, pinned)
@@ -428,8 +427,7 @@ int tdrv_store_image_remove(struct tdrv_store *s, const char *manifest_digest, i
 
         if (!text)
             tdrv_oom();
-        if (tdrv_write_file_at(s->root_fd, "images/index.json", text, strlen(text), 0644, err) <
-            0)
+        if (tdrv_write_file_at(s->root_fd, "images/index.json", text, strlen(text), 0644, err) < 0)
             return -1;
     }
     /* its blobs and layers go with the next sweep; the mark must say "unused" from now on */
@@ -476,8 +474,7 @@ int tdrv_store_sweep(struct tdrv_store *s, int64_t unused_ns, int64_t now_s, int
         return tdrv_err_set(err, TDRV_E_OS, errno, "unable to open '%s/locks/sweep'", s->root);
     if (flock(sweep, LOCK_EX | LOCK_NB) < 0) {
         if (errno != EWOULDBLOCK)
-            return tdrv_err_set(err, TDRV_E_OS, errno, "unable to lock '%s/locks/sweep'",
-                                s->root);
+            return tdrv_err_set(err, TDRV_E_OS, errno, "unable to lock '%s/locks/sweep'", s->root);
         *busy = 1;
         return 0;
     }
