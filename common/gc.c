@@ -662,8 +662,7 @@ static int oci_stop(struct gc *g, struct gtask *t, cJSON *actions, struct tdrv_e
         const char *sig = kill_signal(t);
         int64_t end = kill_timeout_ms(t);
 
-        runtime_cmd(g, t, (const char *const[]){"kill", cid, sig ? sig : "SIGTERM", NULL},
-                    NULL);
+        runtime_cmd(g, t, (const char *const[]){"kill", cid, sig ? sig : "SIGTERM", NULL}, NULL);
         tdrv_json_append(actions, tdrv_json_xstr(sig ? sig : "SIGTERM"));
         for (int64_t w = 0; w < end; w += 100) {
             cleanup_free char *s2 = runtime_status(g, t, cid);
@@ -699,7 +698,8 @@ static int oci_stop(struct gc *g, struct gtask *t, cJSON *actions, struct tdrv_e
 /* Unmount the rootfs (unpinning the image) and remove the bundle. */
 static int oci_unmount(struct gc *g, struct gtask *t, cJSON *actions, struct tdrv_err *err)
 {
-    cleanup_free char *bundle = tdrv_xasprintf("%s/tasks/%s-%s", g->cfg->run_dir, t->task, t->alloc);
+    cleanup_free char *bundle =
+        tdrv_xasprintf("%s/tasks/%s-%s", g->cfg->run_dir, t->task, t->alloc);
     struct stat st;
 
     if (lstat(bundle, &st) < 0 || !S_ISDIR(st.st_mode))
@@ -720,8 +720,8 @@ static int oci_unmount(struct gc *g, struct gtask *t, cJSON *actions, struct tdr
 
 /* ---- Engine containers ---- */
 
-static int docker_stop(struct gc *g, struct gtask *t, const char *id, int running,
-                       cJSON *actions, struct tdrv_err *err)
+static int docker_stop(struct gc *g, struct gtask *t, const char *id, int running, cJSON *actions,
+                       struct tdrv_err *err)
 {
     static const long ok[] = {304, 404, 409, 0};
     int64_t to = kill_timeout_ms(t);
@@ -733,8 +733,7 @@ static int docker_stop(struct gc *g, struct gtask *t, const char *id, int runnin
         cleanup_free char *p = NULL;
 
         if (sig) {
-            cleanup_free char *w =
-                tdrv_xasprintf("/containers/%s/wait?condition=not-running", id);
+            cleanup_free char *w = tdrv_xasprintf("/containers/%s/wait?condition=not-running", id);
             struct tdrv_err e = {0};
 
             p = tdrv_xasprintf("/containers/%s/kill?signal=%s", id, sig);
@@ -828,8 +827,7 @@ static int reap(struct gc *g, struct gtask *t, const char *why, int running, str
     if (t->docker) {
         const char *id = t->ctr ? jstr(t->ctr, "Id") : jstr(t->state, "handle.container_id");
 
-        if (id && (t->ctr || g->engine >= 0) &&
-            docker_stop(g, t, id, running, actions, err) < 0)
+        if (id && (t->ctr || g->engine >= 0) && docker_stop(g, t, id, running, actions, err) < 0)
             goto fail;
     } else {
         if (oci_stop(g, t, actions, err) < 0 || oci_unmount(g, t, actions, err) < 0)
@@ -900,8 +898,8 @@ static int evict(struct gc *g, struct gtask *t, struct tdrv_err *err)
     }
     if (r == 0)
         return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "lease_busy", 0,
-                             "task '%s' of allocation '%s': the lease '%s' is still held",
-                             t->task, t->alloc, t->lease);
+                             "task '%s' of allocation '%s': the lease '%s' is still held", t->task,
+                             t->alloc, t->lease);
     return r < 0 ? -1 : 0;
 }
 
@@ -912,8 +910,7 @@ static int leftovers(struct gc *g, struct gtask *t, int *running)
     if (t->docker) {
         const char *s = jstr(t->ctr, "State");
 
-        *running = s && (!strcmp(s, "running") || !strcmp(s, "paused") ||
-                         !strcmp(s, "restarting"));
+        *running = s && (!strcmp(s, "running") || !strcmp(s, "paused") || !strcmp(s, "restarting"));
         return t->ctr != NULL;
     }
     {
@@ -1570,8 +1567,7 @@ int tdrv_gc_run(const struct tdrv_gc_opts *o, const struct tdrv_config *cfg, cJS
 
 /* ---- --watch ---- */
 
-int tdrv_gc_watch(const struct tdrv_gc_opts *o, const struct tdrv_config *cfg,
-                  struct tdrv_err *err)
+int tdrv_gc_watch(const struct tdrv_gc_opts *o, const struct tdrv_config *cfg, struct tdrv_err *err)
 {
     sigset_t set;
     sigset_t old;
