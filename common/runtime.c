@@ -33,6 +33,8 @@ extern char **environ;
 
 #define STATE_MAX (4u * 1024u * 1024u)
 
+static int64_t t0_ns; /* when tdrv_run began, for -vv timings */
+
 /* ---- small helpers ------------------------------------------------------------------------ */
 
 static void now_rfc3339(char *buf, size_t n)
@@ -119,6 +121,7 @@ struct task {
     char *logs_dir;
     char *bundle;
     char *runtime_root;
+    char *store_root;
     int lease_fd;
     int keep; /* detached: the monitor owns the mount and the lease now */
     int mounted;
@@ -149,6 +152,7 @@ static void task_release(struct task *t)
     free(t->logs_dir);
     free(t->bundle);
     free(t->runtime_root);
+    free(t->store_root);
     free(t->runtime);
     tdrv_task_opts_release(&t->opts);
     cJSON_Delete(t->state);
@@ -179,6 +183,7 @@ static int task_paths(struct task *t, const struct tdrv_config *cfg, const char 
     t->logs_dir = tdrv_xasprintf("%s/logs", t->task_dir);
     t->bundle = tdrv_xasprintf("%s/tasks/%s", cfg->run_dir, t->cid);
     t->runtime_root = tdrv_xasprintf("%s/runtime", cfg->run_dir);
+    t->store_root = tdrv_xstrdup(cfg->root);
     return 0;
 }
 
@@ -658,6 +663,7 @@ struct sup {
     pid_t pid;
     char cgroup_v1_mem[1024];
     char cgroup_v2[1024];
+    cJSON *cgroups; /* {"memory": path, ...} on v1, {"unified": path} on v2 */
     char started_at[64];
     int last_nl; /* did the task's stdout end with a newline? */
 };
@@ -677,29 +683,44 @@ static void read_cgroups(struct sup *s)
     char line[2048];
     FILE *f = fopen("/proc/self/cgroup", "re");
 
+    s->cgroups = tdrv_json_xobj();
     while (f && fgets(line, sizeof(line), f)) {
         char *c1 = strchr(line, ':');
         char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
         const char *own;
+        const char *dir;
+        char *path;
 
         if (!c2)
             continue;
         c2[strcspn(c2, "\n")] = '\0';
         *c2++ = '\0';
         own = strcmp(c2, "/") ? c2 : "";
-        if (!strcmp(line, "0") && !c1[1])
+        if (!strcmp(line, "0") && !c1[1]) {
             snprintf(s->cgroup_v2, sizeof(s->cgroup_v2), "/sys/fs/cgroup%s/%s", own, s->t->cid);
+            continue;
+        }
+        dir = !strncmp(c1 + 1, "name=", 5) ? c1 + 6 : c1 + 1;
+        path = tdrv_xasprintf("/sys/fs/cgroup/%s%s/%s", dir, own, s->t->cid);
         for (char *save = NULL, *ctl = strtok_r(c1 + 1, ",", &save); ctl;
-             ctl = strtok_r(NULL, ",", &save))
+             ctl = strtok_r(NULL, ",", &save)) {
             if (!strcmp(ctl, "memory"))
-                snprintf(s->cgroup_v1_mem, sizeof(s->cgroup_v1_mem), "/sys/fs/cgroup/memory%s/%s",
-                         own, s->t->cid);
+                snprintf(s->cgroup_v1_mem, sizeof(s->cgroup_v1_mem), "%s", path);
+            if (!cJSON_GetObjectItemCaseSensitive(s->cgroups, ctl))
+                tdrv_json_add_str(s->cgroups, ctl, path);
+        }
+        free(path);
     }
     if (f)
         fclose(f);
     /* a v2 path is only meaningful on a unified host */
     if (s->cgroup_v1_mem[0])
         s->cgroup_v2[0] = '\0';
+    else if (s->cgroup_v2[0]) {
+        cJSON_Delete(s->cgroups);
+        s->cgroups = tdrv_json_xobj();
+        tdrv_json_add_str(s->cgroups, "unified", s->cgroup_v2);
+    }
 }
 
 static long long read_key(const char *file, const char *key)
@@ -751,7 +772,13 @@ static int start(struct sup *s, int out_w, int err_w, struct tdrv_err *err)
     int pid = 0;
 
     unlink(log);
-    runtime_delete(t); /* a container of that name left by a crash */
+    {
+        /* a container of that name left by a crash */
+        cleanup_free char *stale = tdrv_xasprintf("%s/%s", t->runtime_root, t->cid);
+
+        if (access(stale, F_OK) == 0)
+            runtime_delete(t);
+    }
     if (runtime_cmd(t,
                     (const char *const[]){"--log", log, "--log-format", "json", "run", "--detach",
                                           "--bundle", t->bundle, "--pid-file", pidf, t->cid, NULL},
@@ -947,7 +974,9 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
         sigprocmask(SIG_SETMASK, &old, NULL);
         return 125;
     }
+    tdrv_debug("prepared in %lld us", (long long)((mono_ns() - t0_ns) / 1000));
     rc = start(s, out_p[1], err_p[1], err);
+    tdrv_debug("started in %lld us", (long long)((mono_ns() - t0_ns) / 1000));
     close(out_p[1]);
     close(err_p[1]);
     if (s->status_fd >= 0) {
@@ -985,12 +1014,9 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
     tdrv_json_set(t->state, "state", tdrv_json_xstr("running"));
     tdrv_json_set(t->state, "pid", tdrv_json_xnum(s->pid));
     tdrv_json_set(t->state, "started_at", tdrv_json_xstr(s->started_at));
-    if (s->cgroup_v1_mem[0] || s->cgroup_v2[0]) {
-        cJSON *cg = tdrv_json_xobj();
-
-        tdrv_json_add_str(cg, s->cgroup_v2[0] ? "unified" : "memory",
-                          s->cgroup_v2[0] ? s->cgroup_v2 : s->cgroup_v1_mem);
-        tdrv_json_set(t->state, "cgroup", cg);
+    if (s->cgroups) {
+        tdrv_json_set(t->state, "cgroup", s->cgroups);
+        s->cgroups = NULL;
     }
     {
         struct tdrv_err e2 = {0};
@@ -999,14 +1025,25 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
             tdrv_warn("%s", e2.msg);
     }
     supervise(s, sfd, out_p[0], err_p[0], &wstatus);
+    tdrv_debug("exited at %lld us", (long long)((mono_ns() - t0_ns) / 1000));
     close(sfd);
     *result = result_json(s, wstatus);
-    runtime_delete(t);
     tdrv_json_set(t->state, "state", tdrv_json_xstr("exited"));
     tdrv_json_set(t->state, "result", tdrv_json_xdup(*result));
     {
         struct tdrv_err e2 = {0};
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        const char *del[] = {t->runtime, "--root", t->runtime_root, "delete", "--force",
+                             t->cid,     NULL};
+        pid_t dpid = -1;
+        int dst;
 
+        /* the runtime deletes its container while the rootfs is unmounted */
+        if (spawn((char *const *)del, null, null, null, &dpid, &e2) < 0)
+            tdrv_warn("%s", e2.msg);
+        if (null >= 0)
+            close(null);
+        tdrv_err_clear(&e2);
         if (t->mounted && tdrv_store_rootfs_unmount(&t->store, t->bundle, &e2) < 0)
             tdrv_warn("%s", e2.msg);
         t->mounted = 0;
@@ -1014,7 +1051,10 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
         tdrv_err_clear(&e2);
         if (save_state(t, &e2) < 0)
             tdrv_warn("%s", e2.msg);
+        if (dpid > 0)
+            wait_pid(dpid, &dst);
     }
+    tdrv_debug("cleaned up at %lld us", (long long)((mono_ns() - t0_ns) / 1000));
     sigprocmask(SIG_SETMASK, &old, NULL);
     return status_of(*result);
 }
@@ -1072,14 +1112,14 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
     cJSON *result = NULL;
     struct sup s = {.t = &t, .tee_out = 1, .tee_err = 2, .status_fd = -1};
     int null = -1;
+    int rc;
 
     if (begin(&t, cfg, doc, 0, &spec, err) < 0)
         return -1;
+    tdrv_debug("bundle ready at %lld us", (long long)((mono_ns() - t0_ns) / 1000));
     if (!t.opts.interactive)
         null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s.stdin_fd = t.opts.interactive ? 0 : null;
-    if (rq->result_fd >= 0)
-        s.tee_out = 1;
     *status = run_supervised(&s, &result, err);
     if (null >= 0)
         close(null);
@@ -1088,6 +1128,17 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
     if (rq->result_fd < 0 && !s.last_nl)
         tdrv_write_all(1, "\n", 1);
     tdrv_json_set(doc, "result", result);
+    if (rq->result_fd >= 0) {
+        /* the document to the caller's fd; stdout stays the task's alone */
+        FILE *f = fdopen(rq->result_fd, "w");
+
+        if (!f)
+            return tdrv_err_setw(err, TDRV_E_IO, "write_failed", errno,
+                                 "unable to open --result-fd %d", rq->result_fd);
+        rc = tdrv_json_emit(f, doc, err);
+        fclose(f);
+        return rc;
+    }
     *out = doc;
     return 0;
 }
@@ -1186,6 +1237,8 @@ static int op_wait(struct task *t, cJSON *doc, cJSON **out, int *status, int64_t
     return 0;
 }
 
+static cJSON *live_state(struct task *t);
+
 static int op_stop(struct task *t, cJSON *doc, cJSON **out, struct tdrv_err *err)
 {
     const cJSON *mp;
@@ -1204,8 +1257,25 @@ static int op_stop(struct task *t, cJSON *doc, cJSON **out, struct tdrv_err *err
         if (lease_wait(t->lease_path, timeout + 15000000000LL) < 0)
             return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "timeout", 0, "task '%s' did not stop",
                                  t->name);
-    } else {
-        runtime_delete(t); /* supervisor gone: nobody else will */
+    } else if (!tdrv_json_at(t->state, "result")) {
+        /* the supervisor is gone (kill -9, crash): clean up after it */
+        struct tdrv_err e2 = {0};
+
+        runtime_delete(t);
+        if (tdrv_store_open(&t->store, t->store_root, &e2) == 0) {
+            t->store_open = 1;
+            tdrv_store_rootfs_unmount(&t->store, t->bundle, &e2);
+        }
+        tdrv_err_clear(&e2);
+        tdrv_rm_rf_at(AT_FDCWD, t->bundle, &e2);
+        tdrv_json_set(t->state, "state", tdrv_json_xstr("stopped"));
+        if (save_state(t, err) < 0)
+            return -1;
+        if (!doc)
+            doc = tdrv_json_xobj();
+        tdrv_json_set(doc, "inspect", live_state(t));
+        *out = doc;
+        return 0;
     }
     return op_wait(t, doc, out, NULL, 0, err);
 }
@@ -1331,9 +1401,11 @@ static int op_stats(struct task *t, cJSON *doc, cJSON **out, struct tdrv_err *er
         stat_key(c, "throttled_periods", uni, "cpu.stat", "nr_throttled");
         stat_file(p, "current", uni, "pids.current");
     } else if (mem) {
-        const char *rel = mem + strlen("/sys/fs/cgroup/memory");
-        char d[1100];
+        const char *acct = NULL;
+        const char *pids = NULL;
 
+        tdrv_json_str(t->state, "cgroup.cpuacct", TDRV_OPTIONAL, &acct, err);
+        tdrv_json_str(t->state, "cgroup.pids", TDRV_OPTIONAL, &pids, err);
         stat_file(m, "usage", mem, "memory.usage_in_bytes");
         stat_file(m, "max_usage", mem, "memory.max_usage_in_bytes");
         stat_file(m, "limit", mem, "memory.limit_in_bytes");
@@ -1341,47 +1413,18 @@ static int op_stats(struct task *t, cJSON *doc, cJSON **out, struct tdrv_err *er
         stat_key(m, "cache", mem, "memory.stat", "cache");
         stat_key(m, "swap", mem, "memory.stat", "swap");
         stat_key(m, "mapped_file", mem, "memory.stat", "mapped_file");
-        snprintf(d, sizeof(d), "/sys/fs/cgroup/cpuacct%s", rel);
-        if (access(d, F_OK) != 0) {
-            /* cpuacct is often not nested where memory is: use the pid's own */
-            const cJSON *pid = tdrv_json_at(t->state, "pid");
-            char path[64];
-            char line[1024];
-            FILE *f;
-
-            snprintf(path, sizeof(path), "/proc/%d/cgroup",
-                     cJSON_IsNumber(pid) ? pid->valueint : 0);
-            f = fopen(path, "re");
-            while (f && fgets(line, sizeof(line), f)) {
-                char *a = strchr(line, ':');
-                char *b = a ? strchr(a + 1, ':') : NULL;
-
-                if (b && strstr(a, "cpuacct")) {
-                    b[strcspn(b, "\n")] = '\0';
-                    snprintf(d, sizeof(d), "/sys/fs/cgroup/cpuacct%s", b + 1);
-                    if (access(d, F_OK) != 0)
-                        snprintf(d, sizeof(d), "/sys/fs/cgroup/cpu,cpuacct%s", b + 1);
-                }
-                if (b && strstr(a, "pids")) {
-                    char pd[1100];
-
-                    snprintf(pd, sizeof(pd), "/sys/fs/cgroup/pids%s", b + 1);
-                    stat_file(p, "current", pd, "pids.current");
-                }
-            }
-            if (f)
-                fclose(f);
-        }
-        {
+        if (acct) {
             char u[1200];
             long long v;
 
-            snprintf(u, sizeof(u), "%s/cpuacct.usage", d);
+            snprintf(u, sizeof(u), "%s/cpuacct.usage", acct);
             if ((v = read_num(u)) >= 0)
                 tdrv_json_add_num(c, "usage_usec", (double)(v / 1000));
-            stat_key(c, "user_ticks", d, "cpuacct.stat", "user");
-            stat_key(c, "system_ticks", d, "cpuacct.stat", "system");
+            stat_key(c, "user_ticks", acct, "cpuacct.stat", "user");
+            stat_key(c, "system_ticks", acct, "cpuacct.stat", "system");
         }
+        if (pids)
+            stat_file(p, "current", pids, "pids.current");
     }
     tdrv_json_add(st, "memory", m);
     tdrv_json_add(st, "cpu", c);
@@ -1535,6 +1578,7 @@ int tdrv_run(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON
 
     *status = -1;
     *out = NULL;
+    t0_ns = mono_ns();
     switch (rq->action) {
     case TDRV_RUN_FOREGROUND:
         return run_foreground(rq, cfg, doc, out, status, err);

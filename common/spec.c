@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "duration.h"
+#include "interp.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -159,66 +160,46 @@ static const char *env_get(const cJSON *env, const char *key, size_t klen)
     return NULL;
 }
 
-/* ---- interpolation of ${...} (DESIGN §2): unresolvable references stay as written -------- */
+/* ---- interpolation of ${...} (DESIGN §2, common/interp.c) --------------------------------------
+ */
 
 struct interp_ctx {
-    const cJSON *env;  /* "K=V" list */
-    const cJSON *meta; /* task meta */
+    cJSON *env;  /* object built from the current "K=V" list */
+    cJSON *node; /* datacenter, region, unique.name */
     const struct tdrv_config *cfg;
 };
 
-static const char *interp_lookup(const struct interp_ctx *ix, const char *name, size_t n)
+static void interp_env(struct interp_ctx *ix, const cJSON *list)
 {
-    if (n > 5 && !strncmp(name, "meta.", 5)) {
-        for (const cJSON *m = ix->meta ? ix->meta->child : NULL; m; m = m->next)
-            if (strlen(m->string) == n - 5 && !strncmp(m->string, name + 5, n - 5) &&
-                cJSON_IsString(m))
-                return m->valuestring;
-        return NULL;
+    cJSON_Delete(ix->env);
+    ix->env = tdrv_json_xobj();
+    for (const cJSON *c = list ? list->child : NULL; c; c = c->next) {
+        const char *eq = strchr(c->valuestring, '=');
+        char *k;
+
+        if (!eq)
+            continue;
+        k = tdrv_xstrndup(c->valuestring, (size_t)(eq - c->valuestring));
+        tdrv_json_set(ix->env, k, tdrv_json_xstr(eq + 1));
+        free(k);
     }
-    if (n == 15 && !strncmp(name, "node.datacenter", n))
-        return ix->cfg && ix->cfg->datacenter ? ix->cfg->datacenter : "dc1";
-    if (n == 16 && !strncmp(name, "node.unique.name", n))
-        return ix->cfg ? ix->cfg->node_name : NULL;
-    if (n == 11 && !strncmp(name, "node.region", n))
-        return "global";
-    if (n > 4 && !strncmp(name, "env.", 4))
-        return env_get(ix->env, name + 4, n - 4);
-    return env_get(ix->env, name, n);
+}
+
+static void interp_release(struct interp_ctx *ix)
+{
+    cJSON_Delete(ix->env);
+    cJSON_Delete(ix->node);
+    ix->env = ix->node = NULL;
 }
 
 static char *interp(const struct interp_ctx *ix, const char *s)
 {
-    struct tdrv_buf b;
+    struct tdrv_interp c = {
+        .env = ix->env, .meta = ix->cfg ? ix->cfg->meta : NULL, .node = ix->node, .attrs = NULL};
     struct tdrv_err e = {0};
-    const char *p = s;
+    char *out = tdrv_interp_str(&c, s, &e);
 
-    tdrv_buf_init(&b, TDRV_MAX_REQUEST);
-    while (*p) {
-        const char *open = strstr(p, "${");
-        const char *close;
-        const char *val;
-
-        if (!open) {
-            tdrv_buf_addstr(&b, p, &e);
-            break;
-        }
-        close = strchr(open + 2, '}');
-        if (!close) {
-            tdrv_buf_addstr(&b, p, &e);
-            break;
-        }
-        tdrv_buf_add(&b, p, (size_t)(open - p), &e);
-        val = interp_lookup(ix, open + 2, (size_t)(close - open - 2));
-        if (val)
-            tdrv_buf_addstr(&b, val, &e);
-        else
-            tdrv_buf_add(&b, open, (size_t)(close - open + 1), &e);
-        p = close + 1;
-    }
-    if (!b.data)
-        return tdrv_xstrdup("");
-    return tdrv_buf_steal(&b);
+    return out ? out : tdrv_xstrdup(s);
 }
 
 static cJSON *interp_arr(const struct interp_ctx *ix, const cJSON *arr)
@@ -660,6 +641,16 @@ static int is_num(const char *s)
     return 1;
 }
 
+static void add_gid(cJSON *gids, uint32_t gid, uint32_t primary)
+{
+    if (gid == primary)
+        return;
+    for (const cJSON *c = gids->child; c; c = c->next)
+        if ((uint32_t)c->valuedouble == gid)
+            return;
+    tdrv_json_append(gids, tdrv_json_xnum(gid));
+}
+
 struct user {
     uint32_t uid;
     uint32_t gid;
@@ -749,8 +740,8 @@ static int resolve_user(const struct tdrv_spec_in *in, const char *spec, const c
             if (split_colon(line, f, 4) < 4 || !is_num(f[2]))
                 continue;
             for (m = strtok_r(f[3], ",", &f[1]); m; m = strtok_r(NULL, ",", &f[1]))
-                if (!strcmp(m, u->name) && strtoul(f[2], NULL, 10) != u->gid)
-                    tdrv_json_append(u->gids, tdrv_json_xnum((double)strtoul(f[2], NULL, 10)));
+                if (!strcmp(m, u->name))
+                    add_gid(u->gids, (uint32_t)strtoul(f[2], NULL, 10), u->gid);
         }
     }
     for (const cJSON *g = group_add ? group_add->child : NULL; g; g = g->next) {
@@ -758,7 +749,7 @@ static int resolve_user(const struct tdrv_spec_in *in, const char *spec, const c
 
         if (lookup_group(in, g->valuestring, &gid, "config.group_add", err) < 0)
             return -1;
-        tdrv_json_append(u->gids, tdrv_json_xnum(gid));
+        add_gid(u->gids, gid, u->gid);
     }
     return 0;
 }
@@ -2155,7 +2146,7 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
     cleanup_free char *cwd = NULL;
     struct user u = {0};
     struct res_out ro;
-    struct interp_ctx ix = {.env = NULL, .meta = tdrv_json_at(in->doc, "meta"), .cfg = in->cfg};
+    struct interp_ctx ix __attribute__((cleanup(interp_release))) = {.cfg = in->cfg};
     const char *user = NULL;
     const char *group = NULL;
     const char *hn = NULL;
@@ -2191,6 +2182,12 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
     tdrv_json_add(linux_, "devices", devs);
     tdrv_json_add(linux_, "namespaces", ns);
 
+    ix.node = tdrv_json_xobj();
+    tdrv_json_add_str(ix.node, "datacenter",
+                      in->cfg && in->cfg->datacenter ? in->cfg->datacenter : "dc1");
+    tdrv_json_add_str(ix.node, "region", "global");
+    if (in->cfg && in->cfg->node_name)
+        tdrv_json_add_str(ix.node, "unique.name", in->cfg->node_name);
     if (tdrv_task_opts_parse(in->doc, in->cfg, o, err) < 0)
         return -1;
     o->files = tdrv_json_xobj();
@@ -2268,7 +2265,7 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
             if (!env_get(scope, c->string, strlen(c->string)))
                 env_set(scope, c->string, v);
         }
-        ix.env = scope;
+        interp_env(&ix, scope);
         for (const cJSON *c = tenv ? tenv->child : NULL; c; c = c->next) {
             char v[8192];
             char *x;
@@ -2284,7 +2281,7 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
     for (const cJSON *c = nenv->child; c; c = c->next)
         env_setn(env, c->valuestring, strcspn(c->valuestring, "="),
                  strchr(c->valuestring, '=') + 1);
-    ix.env = env;
+    interp_env(&ix, env);
 
     /* hostname */
     if (!uts_host) {

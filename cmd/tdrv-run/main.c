@@ -12,15 +12,14 @@
 
 static const char usage[] =
     "usage: tdrv-run [options] < task.json\n"
-    "       tdrv-run --detach < task.json\n"
+    "       tdrv-run --dry-run|--detach < task.json\n"
     "       tdrv-run --wait|--stop|--inspect|--stats|--logs [--follow] < handle.json\n"
     "       tdrv-run --signal SIG|--exec -- CMD [ARG...]   (or --alloc ID --task NAME)\n"
     "       tdrv-run --list\n"
     "\n"
-    "Run the task a document describes (drivers oci, rkt, containerd-driver) in a\n"
-    "container: rootfs from the image store, config.json from the task, and runc.\n"
-    "In the foreground the task's output is tdrv-run's; the document with `result` is\n"
-    "the last line of stdout (or goes to --result-fd).\n"
+    "Run a task (drivers oci, rkt, containerd-driver) in a container: rootfs from the\n"
+    "image store, config.json from the task, and runc. In the foreground the task's\n"
+    "output is tdrv-run's; the document with `result` is the last line of stdout.\n"
     "\n"
     "Options:\n"
     "      --dry-run           print the OCI config.json and run nothing\n"
@@ -29,13 +28,11 @@ static const char usage[] =
     "      --stop              stop it: kill_signal, then SIGKILL after kill_timeout\n"
     "      --signal SIG        send SIG (name or number) to the task\n"
     "      --exec              run CMD (after --) inside the running task\n"
-    "      --inspect           state, pid, times, ports, result\n"
-    "      --stats             cpu and memory usage as JSON\n"
-    "      --logs              print the task's logs (stdout, stderr); --follow waits\n"
-    "      --follow            with --logs: follow until the task ends\n"
+    "      --inspect|--stats   state, pid, times, ports | cpu and memory usage\n"
+    "      --logs [--follow]   print the task's logs (and follow until it ends)\n"
     "      --list              tdrv's tasks on this host\n"
-    "      --alloc ID          the task's allocation (with --task NAME), not a document\n"
-    "      --task NAME         the task's name; for a Nomad job document, GROUP/TASK\n"
+    "      --alloc ID --task NAME  name the task instead of a handle document\n"
+    "      --task GROUP/TASK   the task of a Nomad job document\n"
     "      --result-fd FD      write the foreground result document to FD\n"
     "  -v, --verbose           more messages on stderr (repeatable)\n"
     "  -q, --quiet             errors only\n"
@@ -43,8 +40,7 @@ static const char usage[] =
     "  -h, --help              show this help\n"
     "  -V, --version           show the version\n"
     "\n"
-    "Environment: TDRV_ROOT (default /var/lib/tdrv), TDRV_RUN (default /run/tdrv),\n"
-    "TDRV_CONFIG (default /etc/tdrv/config.yaml).\n"
+    "Environment: TDRV_ROOT (/var/lib/tdrv), TDRV_RUN (/run/tdrv), TDRV_CONFIG.\n"
     "\n"
     "Exit status:\n"
     "  foreground and --wait: the task's status, 128+N when killed by signal N;\n"
@@ -57,68 +53,48 @@ static const char usage[] =
 
 static const struct tdrv_tool tool = {.name = "tdrv-run", .usage = usage};
 
+/* An action's option value is ACT(action); the other tool options follow. */
+#define ACT(a) (TDRV_OPT_TOOL_BASE + (a))
 enum {
-    OPT_DRY = TDRV_OPT_TOOL_BASE,
-    OPT_WAIT,
-    OPT_STOP,
-    OPT_SIGNAL,
-    OPT_EXEC,
-    OPT_INSPECT,
-    OPT_STATS,
-    OPT_LOGS,
-    OPT_FOLLOW,
-    OPT_LIST,
+    OPT_FOLLOW = ACT(32),
     OPT_ALLOC,
     OPT_TASK,
     OPT_RESULT_FD,
 };
 
-static int set_action(struct tdrv_run_req *rq, int a, struct tdrv_err *err)
-{
-    if (rq->action != TDRV_RUN_FOREGROUND && (int)rq->action != a)
-        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "conflicting actions");
-    rq->action = (enum tdrv_run_action)a;
-    return 0;
-}
-
 static int parse_opts(int argc, char **argv, struct tdrv_run_req *rq, struct tdrv_err *err)
 {
     static const struct option longopts[] = {
         TDRV_STD_LONGOPTS,
-        {"dry-run", no_argument, NULL, OPT_DRY},
-        {"detach", no_argument, NULL, 'd'},
-        {"wait", no_argument, NULL, OPT_WAIT},
-        {"stop", no_argument, NULL, OPT_STOP},
-        {"signal", required_argument, NULL, OPT_SIGNAL},
-        {"exec", no_argument, NULL, OPT_EXEC},
-        {"inspect", no_argument, NULL, OPT_INSPECT},
-        {"stats", no_argument, NULL, OPT_STATS},
-        {"logs", no_argument, NULL, OPT_LOGS},
+        {"dry-run", no_argument, NULL, ACT(TDRV_RUN_DRY_RUN)},
+        {"detach", no_argument, NULL, ACT(TDRV_RUN_DETACH)},
+        {"wait", no_argument, NULL, ACT(TDRV_RUN_WAIT)},
+        {"stop", no_argument, NULL, ACT(TDRV_RUN_STOP)},
+        {"signal", required_argument, NULL, ACT(TDRV_RUN_SIGNAL)},
+        {"exec", no_argument, NULL, ACT(TDRV_RUN_EXEC)},
+        {"inspect", no_argument, NULL, ACT(TDRV_RUN_INSPECT)},
+        {"stats", no_argument, NULL, ACT(TDRV_RUN_STATS)},
+        {"logs", no_argument, NULL, ACT(TDRV_RUN_LOGS)},
+        {"list", no_argument, NULL, ACT(TDRV_RUN_LIST)},
         {"follow", no_argument, NULL, OPT_FOLLOW},
-        {"list", no_argument, NULL, OPT_LIST},
         {"alloc", required_argument, NULL, OPT_ALLOC},
         {"task", required_argument, NULL, OPT_TASK},
         {"result-fd", required_argument, NULL, OPT_RESULT_FD},
         {NULL, 0, NULL, 0},
-    };
-    static const int acts[][2] = {
-        {OPT_DRY, TDRV_RUN_DRY_RUN},     {'d', TDRV_RUN_DETACH},        {OPT_WAIT, TDRV_RUN_WAIT},
-        {OPT_STOP, TDRV_RUN_STOP},       {OPT_SIGNAL, TDRV_RUN_SIGNAL}, {OPT_EXEC, TDRV_RUN_EXEC},
-        {OPT_INSPECT, TDRV_RUN_INSPECT}, {OPT_STATS, TDRV_RUN_STATS},   {OPT_LOGS, TDRV_RUN_LOGS},
-        {OPT_LIST, TDRV_RUN_LIST},
     };
     int c;
     uint64_t fd;
 
     tdrv_cli_init(&tool);
     while ((c = getopt_long(argc, argv, TDRV_STD_OPTSTRING "d", longopts, NULL)) != -1) {
-        size_t i;
-
-        for (i = 0; i < sizeof(acts) / sizeof(acts[0]) && acts[i][0] != c; i++)
-            ;
-        if (i < sizeof(acts) / sizeof(acts[0]) && set_action(rq, acts[i][1], err) < 0)
-            return -1;
-        if (c == OPT_SIGNAL && !(rq->signal = tdrv_signal_parse(optarg)))
+        if (c == 'd')
+            c = ACT(TDRV_RUN_DETACH);
+        if (c > ACT(0) && c <= ACT(TDRV_RUN_LIST)) {
+            if (rq->action && (int)rq->action != c - ACT(0))
+                return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "conflicting actions");
+            rq->action = (enum tdrv_run_action)(c - ACT(0));
+        }
+        if (c == ACT(TDRV_RUN_SIGNAL) && !(rq->signal = tdrv_signal_parse(optarg)))
             return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "unknown signal '%s'", optarg);
         else if (c == OPT_FOLLOW)
             rq->follow = 1;
@@ -126,11 +102,11 @@ static int parse_opts(int argc, char **argv, struct tdrv_run_req *rq, struct tdr
             rq->alloc_id = optarg;
         else if (c == OPT_TASK)
             rq->task = optarg;
-        else if (c == OPT_RESULT_FD) {
-            if (tdrv_parse_u64(optarg, 0, 1024, &fd, err) < 0)
-                return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "--result-fd: %s", err->msg);
+        else if (c == OPT_RESULT_FD && tdrv_parse_u64(optarg, 3, 1024, &fd, err) < 0)
+            return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "--result-fd: %s", err->msg);
+        else if (c == OPT_RESULT_FD)
             rq->result_fd = (int)fd;
-        } else if (i == sizeof(acts) / sizeof(acts[0]) && tdrv_cli_std(&tool, c, argv, err) < 0)
+        else if ((c <= ACT(0) || c > ACT(TDRV_RUN_LIST)) && tdrv_cli_std(&tool, c, argv, err) < 0)
             return -1;
     }
     if (rq->action == TDRV_RUN_EXEC)
@@ -164,15 +140,6 @@ int main(int argc, char **argv)
         rc = tdrv_task_read(STDIN_FILENO, rq.task, &req, &err);
     if (rc == 0)
         rc = tdrv_run(&rq, &cfg, req, &res, &status, &err);
-    if (rc == 0 && rq.result_fd >= 0 && res) {
-        FILE *f = fdopen(rq.result_fd, "w");
-
-        if (!f || tdrv_json_emit(f, res, &err) < 0)
-            rc = -1;
-        if (f)
-            fclose(f);
-        res = NULL;
-    }
     code = tdrv_finish(&tool, rc, rc == 0 ? res : (res ? res : req), &err);
     if (res != req)
         cJSON_Delete(res);
