@@ -376,11 +376,18 @@ static int image_pull(const struct tdrv_docker *d, const struct tdrv_docker_spec
     tdrv_buf_release(&ps.line);
     if (rc < 0)
         return tdrv_err_wrap(err, "unable to pull '%s'", spec->image);
-    if (resp.status == 404)
-        return tdrv_err_setw(err, TDRV_E_NOINPUT, "image_not_found", 0, "failed to pull '%s': %s",
-                             spec->image, resp.body.data);
-    if (resp.status < 200 || resp.status > 299)
-        return tdrv_docker_status_err(&resp, "pull image", err);
+    if (resp.status < 200 || resp.status > 299) {
+        tdrv_docker_status_err(&resp, "pull image", err);
+        /* the Engine answers 404 for a missing image, 500 for an unreachable registry */
+        if (resp.status == 404 || strstr(err->msg, "not found") ||
+            strstr(err->msg, "manifest unknown"))
+            return tdrv_err_setw(err, TDRV_E_NOINPUT, "image_not_found", 0,
+                                 "failed to pull '%s': %s", spec->image, resp.body.data);
+        if (resp.status >= 500)
+            return tdrv_err_setw(err, TDRV_E_UNAVAILABLE, "registry_unreachable", 0,
+                                 "failed to pull '%s': %s", spec->image, resp.body.data);
+        return -1;
+    }
     if (ps.error[0]) {
         int nf = strstr(ps.error, "not found") || strstr(ps.error, "does not exist");
 
@@ -558,27 +565,32 @@ static int container_create(const struct tdrv_docker *d, const struct tdrv_docke
 static int container_start(const struct tdrv_docker *d, const char *id, struct tdrv_err *err)
 {
     cleanup_free char *path = tdrv_xasprintf("/containers/%s/start", id);
-    static const long ok[] = {304, 409, 500, 502, 503, 0};
+    cleanup_http_resp struct tdrv_http_resp resp;
+    struct tdrv_docker_call c = {.method = "POST", .path = path};
     long backoff = 50;
 
+    tdrv_http_resp_init(&resp);
     for (int attempt = 0;; attempt++) {
-        long st = 0;
+        struct tdrv_err e2 = {0};
 
         tdrv_err_clear(err);
-        if (engine_json(d, "POST", path, NULL, 0, ok, &st, NULL, err) == 0 && st < 500)
-            return 0;
-        if (attempt >= RETRIES || (err->code && err->code != TDRV_E_TEMPFAIL)) {
-            struct tdrv_err e2 = {0};
-
-            if (!err->code)
-                tdrv_err_setw(err, TDRV_E_TEMPFAIL, "engine_error", 0, "docker engine answered %ld",
-                              st);
-            /* the dangling-container case: nothing left running that tdrv does not track */
-            container_remove(d, id, &e2);
-            return tdrv_err_wrap(err, "unable to start container '%s'", id);
+        if (tdrv_docker_call(d, &c, &resp, err) == 0) {
+            /* 304 and 409: already started */
+            if ((resp.status >= 200 && resp.status <= 299) || resp.status == 304 ||
+                resp.status == 409)
+                return 0;
+            tdrv_docker_status_err(&resp, "start the container", err);
+            if (resp.status < 500)
+                attempt = RETRIES;
         }
-        sleep_ms(backoff);
-        backoff *= 2;
+        if (attempt < RETRIES && err->code == TDRV_E_TEMPFAIL) {
+            sleep_ms(backoff);
+            backoff *= 2;
+            continue;
+        }
+        /* the dangling-container case: nothing left running that tdrv does not track */
+        container_remove(d, id, &e2);
+        return tdrv_err_wrap(err, "container '%.12s'", id);
     }
 }
 
@@ -618,14 +630,14 @@ int tdrv_docker_demux_feed(struct tdrv_docker_demux *d, const char *p, size_t n)
 }
 
 struct logfile {
-    char *base; /* logs/<task>.stdout */
+    char *base; /* logs/stdout.log (as the oci backend names them) */
     int fd;
     long size;
 };
 
 static int logfile_open(struct logfile *l, struct tdrv_err *err)
 {
-    cleanup_free char *p = tdrv_xasprintf("%s.0", l->base);
+    const char *p = l->base;
     struct stat st;
 
     l->fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -642,9 +654,10 @@ static void logfile_write(struct logfile *l, const char *p, size_t n)
     if (l->fd < 0)
         return;
     if (l->size > 0 && l->size + (long)n > LOG_MAX_SIZE) {
-        /* rotate: .0 -> .1 (LOG_MAX_FILES of them) */
+        /* rotate: stdout.log -> stdout.log.1 ... (LOG_MAX_FILES of them) */
         for (int i = LOG_MAX_FILES - 1; i > 0; i--) {
-            cleanup_free char *from = tdrv_xasprintf("%s.%d", l->base, i - 1);
+            cleanup_free char *from =
+                i == 1 ? tdrv_xstrdup(l->base) : tdrv_xasprintf("%s.%d", l->base, i - 1);
             cleanup_free char *to = tdrv_xasprintf("%s.%d", l->base, i);
 
             rename(from, to);
@@ -720,7 +733,7 @@ static int copier_init(struct copier *c, const struct paths *p, int echo, int tt
     c->files[0].fd = -1;
     for (int i = 1; i < 3; i++) {
         c->files[i].fd = -1;
-        c->files[i].base = tdrv_xasprintf("%s/%s.%s", p->logs, p->task, names[i]);
+        c->files[i].base = tdrv_xasprintf("%s/%s.log", p->logs, names[i]);
         if (logfile_open(&c->files[i], err) < 0)
             return -1;
     }
@@ -817,9 +830,49 @@ static int container_kill(const struct tdrv_docker *d, const char *id, int sig,
     return engine_json(d, "POST", path, NULL, 0, ok, NULL, NULL, err);
 }
 
+static int container_wait(const struct tdrv_docker *d, const char *id, long timeout_ms,
+                          int64_t *code, struct tdrv_err *err);
+
+/*
+ * Stop as the driver sequences it: kill_signal, up to kill_timeout, then SIGKILL (the
+ * Engine's stop with no grace); without a kill_signal, the Engine's stop with
+ * kill_timeout (the image's STOPSIGNAL or SIGTERM, then SIGKILL).
+ */
+static int stop_sequence(const struct tdrv_docker *d, const char *id, const char *kill_signal,
+                         long timeout_ms, struct tdrv_err *err)
+{
+    static const long ok[] = {304, 404, 0};
+
+    if (kill_signal && *kill_signal) {
+        int sig;
+        int64_t code;
+        struct tdrv_err e = {0};
+        cleanup_free char *path = tdrv_xasprintf("/containers/%s/stop?t=0", id);
+
+        if (parse_signal(kill_signal, &sig, err) < 0)
+            return -1;
+        if (container_kill(d, id, sig, err) < 0 && err->code != TDRV_E_NOINPUT)
+            return -1;
+        tdrv_err_clear(err);
+        if (container_wait(d, id, timeout_ms > 0 ? timeout_ms : 1, &code, &e) < 0 &&
+            engine_json(d, "POST", path, NULL, 0, ok, NULL, NULL, err) < 0)
+            return -1;
+        return 0;
+    }
+    {
+        cleanup_free char *path =
+            tdrv_xasprintf("/containers/%s/stop?t=%ld", id, (timeout_ms + 999) / 1000);
+
+        return engine_json(d, "POST", path, NULL, timeout_ms + ENGINE_TIMEOUT_MS, ok, NULL, NULL,
+                           err);
+    }
+}
+
 struct sig_thread {
     const struct tdrv_docker *d;
     const char *id;
+    const char *kill_signal;
+    long kill_timeout_ms;
     sigset_t set;
 };
 
@@ -833,6 +886,13 @@ static void *sig_thread_main(void *arg)
 
         if (sigwait(&st->set, &sig) != 0)
             continue;
+        if (sig == SIGTERM) {
+            /* a stop request, as the oci backend takes it */
+            tdrv_info("stopping container '%s'", st->id);
+            if (stop_sequence(st->d, st->id, st->kill_signal, st->kill_timeout_ms, &e) < 0)
+                tdrv_warn("%s", e.msg);
+            continue;
+        }
         tdrv_info("forwarding signal %d to container '%s'", sig, st->id);
         if (container_kill(st->d, st->id, sig, &e) < 0)
             tdrv_warn("%s", e.msg);
@@ -901,8 +961,9 @@ static int status_of(const cJSON *result)
  * foreground tdrv-run, or in the monitor a detached run leaves behind; either holds the lease.
  */
 static int supervise(const struct tdrv_docker *d, const struct tdrv_config *cfg,
-                     const struct paths *p, const char *id, cJSON *state, int echo, int tty,
-                     int forward_signals, cJSON **result, struct tdrv_err *err)
+                     const struct paths *p, const char *id, cJSON *state, int echo,
+                     const struct tdrv_docker_spec *spec, int forward_signals, cJSON **result,
+                     struct tdrv_err *err)
 {
     struct copier cp;
     struct log_thread lt = {0};
@@ -914,7 +975,7 @@ static int supervise(const struct tdrv_docker *d, const struct tdrv_config *cfg,
     cleanup_json cJSON *info = NULL;
     int rc = 0;
 
-    if (copier_init(&cp, p, echo, tty, err) < 0) {
+    if (copier_init(&cp, p, echo, spec->tty, err) < 0) {
         copier_release(&cp);
         return -1;
     }
@@ -925,6 +986,8 @@ static int supervise(const struct tdrv_docker *d, const struct tdrv_config *cfg,
     if (forward_signals) {
         st.d = d;
         st.id = id;
+        st.kill_signal = spec->kill_signal;
+        st.kill_timeout_ms = (long)(spec->kill_timeout_ns / NS_PER_MS);
         sigemptyset(&st.set);
         sigaddset(&st.set, SIGTERM);
         sigaddset(&st.set, SIGINT);
@@ -947,6 +1010,7 @@ static int supervise(const struct tdrv_docker *d, const struct tdrv_config *cfg,
             tdrv_warn("unable to inspect container '%s': %s", id, e2.msg);
         *result = result_from(info, code);
         tdrv_json_set(state, "result", tdrv_json_xdup(*result));
+        tdrv_json_set(state, "state", tdrv_json_xstr("exited"));
         if (write_state(p->state, state, &e2) < 0)
             tdrv_warn("%s", e2.msg);
     }
@@ -1077,7 +1141,10 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
     pthread_sigmask(SIG_BLOCK, &set, &old);
     if (container_start(&d, id, err) < 0)
         return -1;
+    /* state.json in the oci backend's shape, so its --list shows docker tasks too */
     state = tdrv_json_xdup(doc);
+    tdrv_json_set(state, "state", tdrv_json_xstr("running"));
+    tdrv_json_set(state, "container_id", tdrv_json_xstr(id));
     if (o->detach) {
         pid_t pid;
         int pfd[2];
@@ -1111,7 +1178,7 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
                 dup2(null, STDOUT_FILENO);
                 dup2(null, STDERR_FILENO);
             }
-            supervise(&d, o->cfg, &p, id, state, 0, spec.tty, 0, &r, &e);
+            supervise(&d, o->cfg, &p, id, state, 0, &spec, 0, &r, &e);
             cJSON_Delete(r);
             _exit(0);
         }
@@ -1134,17 +1201,17 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
                 tdrv_json_set(doc, "handle", tdrv_json_xdup(h));
             }
         }
-        *res = tdrv_json_xdup(doc);
+        *res = doc; /* the caller's own document, as tdrv_run() answers */
         return 0;
     }
     tdrv_json_set(state, "handle", handle_json(&p, &d, id, &spec, (long)getpid()));
     write_state(p.state, state, err);
     tdrv_err_clear(err);
-    if (supervise(&d, o->cfg, &p, id, state, !o->quiet, spec.tty, 1, &result, err) < 0)
+    if (supervise(&d, o->cfg, &p, id, state, !o->quiet, &spec, 1, &result, err) < 0)
         return -1;
     tdrv_json_set(doc, "result", result);
     *status = status_of(result);
-    *res = tdrv_json_xdup(doc);
+    *res = doc; /* the caller's own document, as tdrv_run() answers */
     return 0;
 }
 
@@ -1164,15 +1231,29 @@ static void target_release(struct target *t)
 }
 #define cleanup_target __attribute__((cleanup(target_release)))
 
-static int target_open(const cJSON *doc, const struct tdrv_config *cfg, struct target *t,
+static int target_open(cJSON *doc, const struct tdrv_config *cfg, struct target *t,
                        struct tdrv_err *err)
 {
-    const cJSON *h = cJSON_GetObjectItemCaseSensitive(doc, "handle");
-    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(h, "container_id");
+    const cJSON *h;
+    const cJSON *cid;
 
     tdrv_docker_init(&t->d);
-    if (paths_get(doc, cfg, &t->p, err) < 0 || engine_open(cfg, &t->d, err) < 0)
+    if (paths_get(doc, cfg, &t->p, err) < 0)
         return -1;
+    if (!cJSON_GetObjectItemCaseSensitive(doc, "handle")) {
+        /* named by --alloc/--task, or a task document: the handle its supervisor recorded */
+        cleanup_json cJSON *state = NULL;
+        struct tdrv_err e = {0};
+
+        if (tdrv_doc_read_file(t->p.state, 1u << 24, &state, &e) == 0 &&
+            cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(state, "handle")))
+            tdrv_json_set(doc, "handle",
+                          tdrv_json_xdup(cJSON_GetObjectItemCaseSensitive(state, "handle")));
+    }
+    if (engine_open(cfg, &t->d, err) < 0)
+        return -1;
+    h = cJSON_GetObjectItemCaseSensitive(doc, "handle");
+    cid = cJSON_GetObjectItemCaseSensitive(h, "container_id");
     t->id = tdrv_xstrdup(cJSON_IsString(cid) ? cid->valuestring : t->p.name);
     return 0;
 }
@@ -1226,7 +1307,7 @@ int tdrv_docker_wait(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
         return -1;
     tdrv_json_set(doc, "result", result);
     *status = status_of(result);
-    *res = tdrv_json_xdup(doc);
+    *res = doc; /* the caller's own document, as tdrv_run() answers */
     return 0;
 }
 
@@ -1234,14 +1315,19 @@ int tdrv_docker_stop(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
                      struct tdrv_err *err)
 {
     cleanup_target struct target t = {0};
-    const cJSON *h = cJSON_GetObjectItemCaseSensitive(doc, "handle");
-    const cJSON *ks = cJSON_GetObjectItemCaseSensitive(h, "kill_signal");
-    const cJSON *kt = cJSON_GetObjectItemCaseSensitive(h, "kill_timeout_ms");
-    long timeout_ms = cJSON_IsNumber(kt) ? (long)kt->valuedouble : 5000;
+    const cJSON *h;
+    const cJSON *ks;
+    const cJSON *kt;
+    long timeout_ms;
     cJSON *result = NULL;
-    static const long ok[] = {304, 404, 0};
 
     *status = -1;
+    if (target_open(doc, o->cfg, &t, err) < 0)
+        return -1;
+    h = cJSON_GetObjectItemCaseSensitive(doc, "handle");
+    ks = cJSON_GetObjectItemCaseSensitive(h, "kill_signal");
+    kt = cJSON_GetObjectItemCaseSensitive(h, "kill_timeout_ms");
+    timeout_ms = cJSON_IsNumber(kt) ? (long)kt->valuedouble : 5000;
     if (!h) {
         /* a task document: its own kill_signal / kill_timeout */
         cleanup_docker_spec struct tdrv_docker_spec spec;
@@ -1257,36 +1343,13 @@ int tdrv_docker_stop(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
         tdrv_err_clear(err);
         ks = cJSON_GetObjectItemCaseSensitive(doc, "kill_signal");
     }
-    if (target_open(doc, o->cfg, &t, err) < 0)
+    if (stop_sequence(&t.d, t.id, cJSON_IsString(ks) ? ks->valuestring : NULL, timeout_ms, err) < 0)
         return -1;
-    if (cJSON_IsString(ks) && *ks->valuestring) {
-        int sig;
-        int64_t code;
-        struct tdrv_err e = {0};
-        cleanup_free char *path = tdrv_xasprintf("/containers/%s/stop?t=0", t.id);
-
-        if (parse_signal(ks->valuestring, &sig, err) < 0)
-            return -1;
-        if (container_kill(&t.d, t.id, sig, err) < 0 && err->code != TDRV_E_NOINPUT)
-            return -1;
-        tdrv_err_clear(err);
-        /* wait up to kill_timeout, then the Engine's stop with no grace: SIGKILL */
-        if (container_wait(&t.d, t.id, timeout_ms > 0 ? timeout_ms : 1, &code, &e) < 0 &&
-            engine_json(&t.d, "POST", path, NULL, 0, ok, NULL, NULL, err) < 0)
-            return -1;
-    } else {
-        cleanup_free char *path =
-            tdrv_xasprintf("/containers/%s/stop?t=%ld", t.id, (timeout_ms + 999) / 1000);
-
-        if (engine_json(&t.d, "POST", path, NULL, timeout_ms + ENGINE_TIMEOUT_MS, ok, NULL, NULL,
-                        err) < 0)
-            return -1;
-    }
     if (await_result(&t, &result, err) < 0)
         return -1;
     tdrv_json_set(doc, "result", result);
     *status = status_of(result);
-    *res = tdrv_json_xdup(doc);
+    *res = doc; /* the caller's own document, as tdrv_run() answers */
     return 0;
 }
 
@@ -1297,12 +1360,13 @@ int tdrv_docker_signal(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON *
     int sig;
 
     *status = -1;
-    if (!o->signal)
+    sig = o->signo;
+    if (!sig && !o->signal)
         return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "--signal needs a signal");
-    if (parse_signal(o->signal, &sig, err) < 0 || target_open(doc, o->cfg, &t, err) < 0 ||
+    if ((!sig && parse_signal(o->signal, &sig, err) < 0) || target_open(doc, o->cfg, &t, err) < 0 ||
         container_kill(&t.d, t.id, sig, err) < 0)
         return -1;
-    *res = tdrv_json_xdup(doc);
+    *res = doc; /* the caller's own document, as tdrv_run() answers */
     return 0;
 }
 
@@ -1434,7 +1498,8 @@ int tdrv_docker_logs(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
     }
     for (size_t s = 0; s < TDRV_ARRAY_LEN(names); s++) {
         for (int i = LOG_MAX_FILES - 1; i >= 0; i--) {
-            cleanup_free char *f = tdrv_xasprintf("%s/%s.%s.%d", p.logs, p.task, names[s], i);
+            cleanup_free char *f = i ? tdrv_xasprintf("%s/%s.log.%d", p.logs, names[s], i)
+                                     : tdrv_xasprintf("%s/%s.log", p.logs, names[s]);
             cleanup_close int fd = open(f, O_RDONLY | O_CLOEXEC);
             char buf[65536];
             ssize_t n;
@@ -1566,4 +1631,102 @@ int tdrv_docker_list(const struct tdrv_docker_run_opts *o, cJSON **res, struct t
         tdrv_json_append(tasks, t);
     }
     return 0;
+}
+
+/* ---- tdrv-run's dispatch ---- */
+
+static int is_docker(const cJSON *doc)
+{
+    const cJSON *drv = cJSON_GetObjectItemCaseSensitive(doc, "driver");
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(doc, "handle");
+
+    if (cJSON_IsString(drv) && !strcmp(drv->valuestring, "docker"))
+        return 1;
+    drv = cJSON_GetObjectItemCaseSensitive(h, "driver");
+    return cJSON_IsString(drv) && !strcmp(drv->valuestring, "docker");
+}
+
+int tdrv_docker_wants(const struct tdrv_run_req *rq, const struct tdrv_config *cfg,
+                      const cJSON *doc)
+{
+    cleanup_json cJSON *named = NULL;
+    cleanup_json cJSON *state = NULL;
+    cleanup_paths struct paths p = {0};
+    struct tdrv_err e = {0};
+
+    if (rq->action == TDRV_RUN_LIST)
+        return 0;
+    if (doc)
+        return is_docker(doc);
+    if (!rq->alloc_id || !rq->task)
+        return 0;
+    named = tdrv_json_xobj();
+    tdrv_json_add_str(named, "alloc_id", rq->alloc_id);
+    tdrv_json_add_str(named, "task", rq->task);
+    if (paths_get(named, cfg, &p, &e) < 0 || tdrv_doc_read_file(p.state, 1u << 24, &state, &e) < 0)
+        return 0;
+    return is_docker(state);
+}
+
+static int dispatch(const struct tdrv_run_req *rq, struct tdrv_docker_run_opts *o, cJSON *doc,
+                    cJSON **out, int *status, struct tdrv_err *err)
+{
+    int rc;
+
+    switch (rq->action) {
+    case TDRV_RUN_FOREGROUND:
+        rc = tdrv_docker_run(doc, o, out, status, err);
+        if (rc < 0 && err->code != TDRV_E_USAGE && !err->passthrough)
+            *status = 125;
+        return rc;
+    case TDRV_RUN_DRY_RUN:
+        o->dry_run = 1;
+        return tdrv_docker_run(doc, o, out, status, err);
+    case TDRV_RUN_DETACH:
+        o->detach = 1;
+        return tdrv_docker_run(doc, o, out, status, err);
+    case TDRV_RUN_WAIT:
+        return tdrv_docker_wait(doc, o, out, status, err);
+    case TDRV_RUN_STOP:
+        return tdrv_docker_stop(doc, o, out, status, err);
+    case TDRV_RUN_SIGNAL:
+        return tdrv_docker_signal(doc, o, out, status, err);
+    case TDRV_RUN_EXEC:
+        rc = tdrv_docker_exec(doc, o, out, status, err);
+        cJSON_Delete(*out); /* as the oci backend: nothing on stdout but the command's */
+        *out = NULL;
+        return rc;
+    case TDRV_RUN_INSPECT:
+        return tdrv_docker_inspect(doc, o, out, status, err);
+    case TDRV_RUN_STATS:
+        return tdrv_docker_stats(doc, o, out, status, err);
+    case TDRV_RUN_LOGS:
+        return tdrv_docker_logs(doc, o, out, status, err);
+    default:
+        return tdrv_docker_list(o, out, err);
+    }
+}
+
+int tdrv_docker_dispatch(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON *doc,
+                         cJSON **out, int *status, struct tdrv_err *err)
+{
+    struct tdrv_docker_run_opts o = {.cfg = cfg};
+    cleanup_json cJSON *named = NULL;
+    int rc;
+
+    *out = NULL;
+    *status = -1;
+    if (!doc) {
+        named = tdrv_json_xobj();
+        tdrv_json_add_str(named, "alloc_id", rq->alloc_id ? rq->alloc_id : "");
+        tdrv_json_add_str(named, "task", rq->task ? rq->task : "");
+        doc = named;
+    }
+    o.follow = rq->follow;
+    o.signo = rq->signal;
+    o.exec_argv = rq->exec_argv;
+    rc = dispatch(rq, &o, doc, out, status, err);
+    if (*out && *out == named)
+        named = NULL; /* the answer is the document itself: the caller owns it now */
+    return rc;
 }

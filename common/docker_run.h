@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "runtime.h"
 
 /*
  * tdrv-run's docker backend (`driver: docker`): the task runs on a Docker Engine through
@@ -14,7 +15,7 @@
  *   $TDRV_ROOT/allocs/<alloc_id>/<task>/secrets/   mounted at /secrets
  *   $TDRV_ROOT/allocs/<alloc_id>/<task>/lease      flock'd by the supervisor for the task's life
  *   $TDRV_ROOT/allocs/<alloc_id>/<task>/state.json the handle, then the result
- *   $TDRV_ROOT/allocs/<alloc_id>/<task>/logs/      <task>.stdout.N, <task>.stderr.N (rotated)
+ *   $TDRV_ROOT/allocs/<alloc_id>/<task>/logs/      stdout.log, stderr.log (+ .1: rotated)
  *
  * Every entry point takes the task document (or the handle document a detached run
  * printed: both carry alloc_id and task), sets *res to the document to print, and
@@ -28,6 +29,7 @@ struct tdrv_docker_run_opts {
     int follow;                    /* logs: follow until the task ends */
     int quiet;                     /* foreground: do not copy the task's output to ours */
     const char *signal;            /* signal: the name or number to send */
+    int signo;                     /* signal: or its number (wins when set) */
     char *const *exec_argv;        /* exec: the command (NULL-terminated) */
 };
 
@@ -55,6 +57,18 @@ int tdrv_docker_exec(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
                      struct tdrv_err *err);
 /* tdrv's containers on the Engine (label io.tdrv.alloc_id): {"tasks":[...]} */
 int tdrv_docker_list(const struct tdrv_docker_run_opts *o, cJSON **res, struct tdrv_err *err);
+
+/*
+ * tdrv-run's dispatch by driver. tdrv_docker_wants: does this request go to the docker
+ * backend (the document's `driver` or `handle.driver` is "docker"; for --alloc/--task,
+ * the task's state.json says so)? tdrv_docker_dispatch runs it with tdrv_run()'s
+ * contract (runtime.h): *out the document to emit, *status the exit status or -1
+ * (125 when a foreground run failed).
+ */
+int tdrv_docker_wants(const struct tdrv_run_req *rq, const struct tdrv_config *cfg,
+                      const cJSON *doc);
+int tdrv_docker_dispatch(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON *doc,
+                         cJSON **out, int *status, struct tdrv_err *err);
 
 /*
  * Split a multiplexed (non-TTY) Engine stream into stdout/stderr. Feed it bytes as they

@@ -13,9 +13,11 @@
 
 #include "buf.h"
 #include "duration.h"
+#include "interp.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "quantity.h"
 #include "ref.h"
 
 #define MIB (1024LL * 1024LL)
@@ -346,80 +348,20 @@ static int opt_map(const cJSON *cfg, const char *key, cJSON **out, struct tdrv_e
     return 0;
 }
 
-/* ---- interpolation (DESIGN §2): ${NAME}, ${meta.k}, ${node.*}; unknown left as written ---- */
+/* ---- interpolation (DESIGN §2, common/interp.h); unknown references stay as written ---- */
 
 struct interp {
-    const cJSON *env;  /* object of strings */
-    const cJSON *meta; /* task meta */
-    const struct tdrv_config *cfg;
+    struct tdrv_interp ctx;
     const char *alloc_id;
+    const struct tdrv_config *cfg;
 };
-
-static const char *interp_lookup(const struct interp *ip, const char *name)
-{
-    const cJSON *v;
-
-    if (!strncmp(name, "meta.", 5)) {
-        v = get(ip->meta, name + 5);
-        if (!v && ip->cfg && ip->cfg->meta)
-            v = get(ip->cfg->meta, name + 5);
-        return cJSON_IsString(v) ? v->valuestring : NULL;
-    }
-    if (!strncmp(name, "env.", 4))
-        name += 4;
-    if (!strcmp(name, "node.datacenter"))
-        return ip->cfg && ip->cfg->datacenter ? ip->cfg->datacenter : "dc1";
-    if (!strcmp(name, "node.unique.name"))
-        return ip->cfg ? ip->cfg->node_name : NULL;
-    if (!strncmp(name, "NOMAD_META_", 11)) {
-        v = get(ip->meta, name + 11);
-        if (cJSON_IsString(v))
-            return v->valuestring;
-    }
-    v = get(ip->env, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 static char *interp(const struct interp *ip, const char *s)
 {
-    struct tdrv_buf b;
     struct tdrv_err e = {0};
-    const char *p = s;
+    char *r = strstr(s, "${") ? tdrv_interp_str(&ip->ctx, s, &e) : NULL;
 
-    if (!strstr(s, "${"))
-        return tdrv_xstrdup(s);
-    tdrv_buf_init(&b, 1u << 20);
-    while (*p) {
-        const char *open = strstr(p, "${");
-        const char *close;
-        const char *val;
-
-        if (!open) {
-            tdrv_buf_addstr(&b, p, &e);
-            break;
-        }
-        tdrv_buf_add(&b, p, (size_t)(open - p), &e);
-        close = strchr(open + 2, '}');
-        if (!close) {
-            tdrv_buf_addstr(&b, open, &e);
-            break;
-        }
-        {
-            cleanup_free char *name = tdrv_xstrndup(open + 2, (size_t)(close - open - 2));
-
-            val = interp_lookup(ip, name);
-        }
-        if (val)
-            tdrv_buf_addstr(&b, val, &e);
-        else
-            tdrv_buf_add(&b, open, (size_t)(close + 1 - open), &e);
-        p = close + 1;
-    }
-    if (e.code) { /* past 1 MiB: keep the text as written */
-        tdrv_buf_release(&b);
-        return tdrv_xstrdup(s);
-    }
-    return tdrv_buf_steal(&b);
+    return r ? r : tdrv_xstrdup(s); /* past TDRV_INTERP_MAX: as written */
 }
 
 static cJSON *interp_list(const struct interp *ip, const cJSON *list)
@@ -1052,13 +994,35 @@ static int mounts_map(const cJSON *cfg, const struct dirs *d, const struct inter
 
 /* ---- resources ---- */
 
-/* A resources number: integer, or absent (default). */
+/*
+ * A resources number: an integer in Nomad's units (MHz, MB = MiB), or a string that is a
+ * Kubernetes quantity ("128Mi" -> 128 MB rounded up; "750m" of a core -> 750 MHz, a core
+ * counting 1000 MHz). Absent: *out untouched.
+ */
 static int res_int(const cJSON *doc, const char *key, int64_t min, int64_t *out,
                    struct tdrv_err *err)
 {
     char path[64];
+    const cJSON *v = tdrv_json_at(doc, "resources");
 
     snprintf(path, sizeof(path), "resources.%s", key);
+    v = v ? get(v, key) : NULL;
+    if (cJSON_IsString(v)) {
+        if (!strcmp(key, "cpu")) {
+            int64_t milli;
+
+            if (tdrv_quantity_parse_milli(v->valuestring, &milli, err) < 0)
+                return tdrv_err_wrap(err, "request.%s", path);
+            *out = milli;
+        } else {
+            uint64_t bytes;
+
+            if (tdrv_quantity_parse_bytes(v->valuestring, &bytes, err) < 0)
+                return tdrv_err_wrap(err, "request.%s", path);
+            *out = (int64_t)((bytes + (uint64_t)MIB - 1) / (uint64_t)MIB);
+        }
+        return 0;
+    }
     return tdrv_json_i64(doc, path, TDRV_OPTIONAL, min, INT64_MAX / MIB, out, err);
 }
 
@@ -1428,6 +1392,7 @@ static int build_env(const cJSON *doc, const cJSON *cfg, const struct port *port
     const char *task = NULL;
     const char *group = NULL;
     const char *job = NULL;
+    const char *ns = NULL;
     char num[32];
     struct interp ip = *ipbase;
 
@@ -1435,6 +1400,7 @@ static int build_env(const cJSON *doc, const cJSON *cfg, const struct port *port
         tdrv_json_str(doc, "task", TDRV_REQUIRED, &task, err) < 0 ||
         tdrv_json_str(doc, "group", TDRV_OPTIONAL, &group, err) < 0 ||
         tdrv_json_str(doc, "job", TDRV_OPTIONAL, &job, err) < 0 ||
+        tdrv_json_str(doc, "namespace", TDRV_OPTIONAL, &ns, err) < 0 ||
         opt_map(cfg, "port_map", &port_map, err) < 0)
         return -1;
     if (user && !cJSON_IsObject(user))
@@ -1447,11 +1413,17 @@ static int build_env(const cJSON *doc, const cJSON *cfg, const struct port *port
     env_set(env, "NOMAD_TASK_DIR", "/local");
     env_set(env, "NOMAD_SECRETS_DIR", "/secrets");
     env_set(env, "NOMAD_ALLOC_ID", alloc_id);
+    snprintf(num, sizeof(num), "%.8s", alloc_id);
+    env_set(env, "NOMAD_SHORT_ALLOC_ID", num);
     env_set(env, "NOMAD_TASK_NAME", task);
-    if (group)
-        env_set(env, "NOMAD_GROUP_NAME", group);
+    env_set(env, "NOMAD_GROUP_NAME", group ? group : task);
     if (job)
         env_set(env, "NOMAD_JOB_NAME", job);
+    if (ns)
+        env_set(env, "NOMAD_NAMESPACE", ns);
+    env_set(env, "NOMAD_DC",
+            ipbase->cfg && ipbase->cfg->datacenter ? ipbase->cfg->datacenter : "dc1");
+    env_set(env, "NOMAD_REGION", "global");
     snprintf(num, sizeof(num), "%lld", (long long)cpu);
     env_set(env, "NOMAD_CPU_LIMIT", num);
     snprintf(num, sizeof(num), "%lld", (long long)mem);
@@ -1482,8 +1454,8 @@ static int build_env(const cJSON *doc, const cJSON *cfg, const struct port *port
         cleanup_free char *l = env_clean(ports[i].label);
         const cJSON *m = port_map ? get(port_map, ports[i].label) : NULL;
         const char *hip = ports[i].host_ip ? ports[i].host_ip : "127.0.0.1";
-        char *names[4];
-        char val[4][300];
+        char *names[6];
+        char val[6][300];
         long long to = ports[i].to > 0 ? ports[i].to : ports[i].value;
 
         if (!ports[i].value)
@@ -1494,18 +1466,22 @@ static int build_env(const cJSON *doc, const cJSON *cfg, const struct port *port
         names[1] = tdrv_xasprintf("NOMAD_HOST_PORT_%s", l);
         names[2] = tdrv_xasprintf("NOMAD_IP_%s", l);
         names[3] = tdrv_xasprintf("NOMAD_ADDR_%s", l);
+        names[4] = tdrv_xasprintf("NOMAD_HOST_IP_%s", l);
+        names[5] = tdrv_xasprintf("NOMAD_HOST_ADDR_%s", l);
         snprintf(val[0], sizeof(val[0]), "%lld", to);
         snprintf(val[1], sizeof(val[1]), "%lld", (long long)ports[i].value);
         snprintf(val[2], sizeof(val[2]), "%s", hip);
         snprintf(val[3], sizeof(val[3]), strchr(hip, ':') ? "[%s]:%lld" : "%s:%lld", hip,
                  (long long)ports[i].value);
-        for (int j = 0; j < 4; j++) {
+        snprintf(val[4], sizeof(val[4]), "%s", val[2]);
+        snprintf(val[5], sizeof(val[5]), "%s", val[3]);
+        for (int j = 0; j < 6; j++) {
             env_set(env, names[j], val[j]);
             free(names[j]);
         }
     }
     /* the task's own env, interpolated; NOMAD_* set by the driver cannot be overridden */
-    ip.env = env;
+    ip.ctx.env = env;
     cJSON_ArrayForEach(kv, user)
     {
         cleanup_free char *raw = scalar_str(kv);
@@ -1785,6 +1761,7 @@ int tdrv_docker_spec_build(const cJSON *doc, const struct tdrv_docker_spec_ctx *
     cleanup_free char *alloc_sub = NULL;
     cleanup_free char *local = NULL;
     cleanup_free char *secrets = NULL;
+    cleanup_json cJSON *node = NULL;
 
     if (tdrv_json_str(doc, "alloc_id", TDRV_REQUIRED, &alloc_id, err) < 0 ||
         tdrv_json_str(doc, "task", TDRV_REQUIRED, &task, err) < 0 ||
@@ -1821,14 +1798,20 @@ int tdrv_docker_spec_build(const cJSON *doc, const struct tdrv_docker_spec_ctx *
         return -1;
     }
     tdrv_json_add_str(config, "Image", out->image);
-    ip.meta = get(doc, "meta");
-    ip.cfg = ctx->cfg;
+    node = tdrv_json_xobj();
+    tdrv_json_add_str(node, "datacenter",
+                      ctx->cfg && ctx->cfg->datacenter ? ctx->cfg->datacenter : "dc1");
+    if (ctx->cfg && ctx->cfg->node_name)
+        tdrv_json_add_str(node, "unique.name", ctx->cfg->node_name);
+    ip.ctx.meta = ctx->cfg ? ctx->cfg->meta : NULL;
+    ip.ctx.node = node;
     ip.alloc_id = alloc_id;
+    ip.cfg = ctx->cfg;
     if (build_env(doc, cfg, ports, nports, cpu, mem, mem_max, &ip, &out->env, err) < 0) {
         cJSON_Delete(host);
         return -1;
     }
-    ip.env = out->env;
+    ip.ctx.env = out->env;
     if (user && *user)
         tdrv_json_add_str(config, "User", user);
     if (opt_bool(cfg, "tty", &out->tty, err) < 0 ||

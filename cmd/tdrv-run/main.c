@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "docker_run.h"
 #include "json.h"
 #include "runtime.h"
 #include "spec.h"
@@ -138,7 +139,10 @@ int main(int argc, char **argv)
         rc = tdrv_config_load(&cfg, NULL, &err);
     if (rc == 0 && !by_flags)
         rc = tdrv_task_read(STDIN_FILENO, rq.task, &req, &err);
-    if (rc == 0)
+    /* driver: docker goes to the Docker Engine backend (common/docker_run.h) */
+    if (rc == 0 && tdrv_docker_wants(&rq, &cfg, req))
+        rc = tdrv_docker_dispatch(&rq, &cfg, req, &res, &status, &err);
+    else if (rc == 0)
         rc = tdrv_run(&rq, &cfg, req, &res, &status, &err);
     code = tdrv_finish(&tool, rc, rc == 0 ? res : (res ? res : req), &err);
     if (res != req)

@@ -77,7 +77,7 @@ static const struct spec_case cases[] = {
      {{"Image", "\"example.com/a/b:2\""}}},
     {"command and args",
      "{\"alloc_id\":\"a1\",\"task\":\"web\",\"env\":{\"X\":\"1\"},\"meta\":{\"m\":\"v\"},"
-     "\"config\":{" IMG ",\"command\":\"/bin/sh\",\"args\":[\"-c\",\"echo ${X} ${meta.m} "
+     "\"config\":{" IMG ",\"command\":\"/bin/sh\",\"args\":[\"-c\",\"echo ${X} ${NOMAD_META_m} "
      "${NOMAD_TASK_NAME} ${nope}\"],\"entrypoint\":[\"/bin/env\"],\"work_dir\":\"/tmp\","
      "\"hostname\":\"h1\"}}",
      0,
@@ -119,10 +119,14 @@ static const struct spec_case cases[] = {
      {{"User", "\"nobody\""},
       {"Env",
        "[\"NOMAD_ALLOC_DIR=/alloc\",\"NOMAD_TASK_DIR=/local\",\"NOMAD_SECRETS_DIR=/secrets\","
-       "\"NOMAD_ALLOC_ID=a1\",\"NOMAD_TASK_NAME=web\",\"NOMAD_GROUP_NAME=g\","
+       "\"NOMAD_ALLOC_ID=a1\",\"NOMAD_SHORT_ALLOC_ID=a1\",\"NOMAD_TASK_NAME=web\",\"NOMAD_GROUP_"
+       "NAME=g\","
+       "\"NOMAD_DC=dc1\",\"NOMAD_REGION=global\","
        "\"NOMAD_CPU_LIMIT=500\",\"NOMAD_MEMORY_LIMIT=256\",\"NOMAD_META_TEAM=infra\","
        "\"NOMAD_META_team=infra\",\"NOMAD_PORT_db=6379\",\"NOMAD_HOST_PORT_db=23456\","
-       "\"NOMAD_IP_db=10.0.0.1\",\"NOMAD_ADDR_db=10.0.0.1:23456\",\"A=b\",\"P=6379\"]"}}},
+       "\"NOMAD_IP_db=10.0.0.1\",\"NOMAD_ADDR_db=10.0.0.1:23456\","
+       "\"NOMAD_HOST_IP_db=10.0.0.1\",\"NOMAD_HOST_ADDR_db=10.0.0.1:23456\",\"A=b\","
+       "\"P=6379\"]"}}},
     {"labels",
      DOC(IMG ",\"labels\":{\"a\":\"b\",\"io.tdrv.alloc_id\":\"bad\"}"),
      0,
@@ -159,6 +163,26 @@ static const struct spec_case cases[] = {
       {"HostConfig>MemoryReservation", "268435456"},
       {"HostConfig>MemorySwap", "314572800"},
       {"HostConfig>MemorySwappiness", "0"}}},
+    {"quantities",
+     "{\"alloc_id\":\"a1\",\"task\":\"web\",\"resources\":{\"cpu\":\"1.5\",\"memory\":"
+     "\"100Mi\",\"memory_max\":\"1Gi\"},\"config\":{" IMG "}}",
+     0,
+     0,
+     NULL,
+     0,
+     NULL,
+     {{"HostConfig>CpuShares", "1500"},
+      {"HostConfig>Memory", "1073741824"},
+      {"HostConfig>MemoryReservation", "104857600"}}},
+    {"bad quantity",
+     "{\"alloc_id\":\"a1\",\"task\":\"web\",\"resources\":{\"memory\":\"5x\"},\"config\":{" IMG
+     "}}",
+     0,
+     0,
+     NULL,
+     65,
+     NULL,
+     {{0}}},
     {"memory max -1",
      "{\"alloc_id\":\"a1\",\"task\":\"web\",\"resources\":{\"memory\":10,\"memory_max\":-1},"
      "\"config\":{" IMG "}}",
