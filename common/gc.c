@@ -294,6 +294,13 @@ static int cmp_task(const void *a, const void *b)
 
 /* ---- finding tasks: the allocation directories ---- */
 
+static int real_dir(const char *p)
+{
+    struct stat st;
+
+    return lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static void scan_allocs(struct gc *g)
 {
     cleanup_free char *adir = tdrv_xasprintf("%s/allocs", g->cfg->root);
@@ -327,6 +334,8 @@ static void scan_allocs(struct gc *g)
         if (g->o->alloc_id && strcmp(g->o->alloc_id, de->d_name))
             continue;
         ap = tdrv_xasprintf("%s/%s", adir, de->d_name);
+        if (!real_dir(ap))
+            continue; /* a symlink or a file: not tdrv's, never followed */
         ad = opendir(ap);
         if (!ad)
             continue;
@@ -339,6 +348,10 @@ static void scan_allocs(struct gc *g)
 
             if (!valid_id(te->d_name) || !strcmp(te->d_name, "alloc"))
                 continue;
+            sp = tdrv_xasprintf("%s/%s", ap, te->d_name);
+            if (!real_dir(sp))
+                continue;
+            free(sp);
             sp = tdrv_xasprintf("%s/%s/state.json", ap, te->d_name);
             lp = tdrv_xasprintf("%s/%s/lease", ap, te->d_name);
             has_state = stat(sp, &st) == 0;
