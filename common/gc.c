@@ -181,6 +181,7 @@ struct gc {
     cJSON *errors;
     struct tdrv_docker d;
     int engine; /* 1 reachable, 0 not asked, -1 unreachable */
+    struct tdrv_err fatal;
     struct tdrv_store store;
     int have_store;
     struct gtask *t;
@@ -438,7 +439,7 @@ static void scan_engine(struct gc *g)
 
     if (engine_open(g, &e) < 0 || engine(g, "GET", path, 0, NULL, NULL, &list, &e) < 0) {
         if (g->o->backends == TDRV_GC_DOCKER)
-            failed(g, "engine", "docker", NULL, g->d.host, &e);
+            g->fatal = e; /* asked for the Engine alone: it being away is the answer (69) */
         else
             kept(g, "engine", "docker", NULL, g->d.host ? g->d.host : "", "engine_unavailable");
         return;
@@ -956,6 +957,20 @@ static int finished(const struct gtask *t)
     return s && (!strcmp(s, "exited") || !strcmp(s, "failed") || !strcmp(s, "reaped"));
 }
 
+static void reload_state(struct gtask *t)
+{
+    cleanup_free char *sp = tdrv_xasprintf("%s/state.json", t->dir);
+    cJSON *ns = NULL;
+    struct tdrv_err e = {0};
+
+    if (tdrv_doc_read_file(sp, STATE_MAX, &ns, &e) == 0 && cJSON_IsObject(ns)) {
+        cJSON_Delete(t->state);
+        t->state = ns;
+    } else {
+        cJSON_Delete(ns);
+    }
+}
+
 static void process_task(struct gc *g, struct gtask *t)
 {
     struct tdrv_err e = {0};
@@ -1003,19 +1018,7 @@ static void process_task(struct gc *g, struct gtask *t)
             t->live = 1;
             return;
         }
-        /* re-read what the supervisor recorded on its way out */
-        {
-            cleanup_free char *sp = tdrv_xasprintf("%s/state.json", t->dir);
-            cJSON *ns = NULL;
-            struct tdrv_err e2 = {0};
-
-            if (tdrv_doc_read_file(sp, STATE_MAX, &ns, &e2) == 0 && cJSON_IsObject(ns)) {
-                cJSON_Delete(t->state);
-                t->state = ns;
-            } else {
-                cJSON_Delete(ns);
-            }
-        }
+        reload_state(t); /* what the supervisor recorded on its way out */
         left = leftovers(g, t, &running);
         if (reap(g, t, live == 0 ? "not_live" : "alloc_over", running, &e) < 0) {
             failed(g, "task", b, t, NULL, &e);
@@ -1023,13 +1026,28 @@ static void process_task(struct gc *g, struct gtask *t)
         }
         return;
     }
+    if (!g->dry) {
+        /* take the lease first, then look again: another tdrv-gc may just have reaped it */
+        switch (lease_take(g, t, &e)) {
+        case 0:
+            t->live = 1;
+            kept(g, "task", b, t, NULL, "lease_held");
+            return;
+        case -1:
+            failed(g, "task", b, t, NULL, &e);
+            t->live = 1;
+            return;
+        }
+        crash_point("locked");
+        if (t->state && !real_dir(t->dir))
+            return; /* another tdrv-gc removed the allocation meanwhile */
+        reload_state(t);
+    }
     fin = finished(t);
     left = leftovers(g, t, &running);
     if (fin && !left && !jstr(t->state, "gc.reaping"))
         return; /* finished cleanly, or reaped before: only logs and result are left */
     why = !fin || running ? "dangling" : "exited";
-    if (live == 0 && !strcmp(why, "exited"))
-        why = "exited";
     it = item(g->found, "task", b, t, NULL);
     tdrv_json_add_str(it, "reason", why);
     if (jstr(t->state, "state"))
@@ -1046,17 +1064,6 @@ static void process_task(struct gc *g, struct gtask *t)
         kept(g, "task", b, t, NULL, "dry_run");
         return;
     }
-    switch (lease_take(g, t, &e)) {
-    case 0:
-        t->live = 1;
-        kept(g, "task", b, t, NULL, "lease_held");
-        return;
-    case -1:
-        failed(g, "task", b, t, NULL, &e);
-        t->live = 1;
-        return;
-    }
-    crash_point("locked");
     if (reap(g, t, why, running, &e) < 0) {
         failed(g, "task", b, t, NULL, &e);
         t->live = 1;
@@ -1535,6 +1542,14 @@ int tdrv_gc_run(const struct tdrv_gc_opts *o, const struct tdrv_config *cfg, cJS
         /* --backend all: ask the Engine only when one is configured or tdrv used it */
         if (need || cfg->docker_endpoint || getenv("DOCKER_HOST"))
             scan_engine(&g);
+    }
+    if (g.fatal.code) {
+        tasks_release(&g);
+        if (g.engine)
+            tdrv_docker_release(&g.d);
+        *report = g.rep;
+        *err = g.fatal;
+        return -1;
     }
     if (g.nt)
         qsort(g.t, g.nt, sizeof(*g.t), cmp_task);
