@@ -429,6 +429,14 @@ static int engine(struct gc *g, const char *method, const char *path, long timeo
     return 0;
 }
 
+/* A label's value (label keys have dots: no tdrv_json_at path here). */
+static const char *label(const cJSON *labels, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(labels, key);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
 static void scan_engine(struct gc *g)
 {
     cleanup_free char *f = url_escape("{\"label\":[\"io.tdrv.alloc_id\"]}");
@@ -447,9 +455,9 @@ static void scan_engine(struct gc *g)
     cJSON_ArrayForEach(c, list)
     {
         const cJSON *labels = cJSON_GetObjectItemCaseSensitive(c, "Labels");
-        const char *alloc = jstr(labels, "io.tdrv.alloc_id");
-        const char *task = jstr(labels, "io.tdrv.task");
-        const char *lease = jstr(labels, "io.tdrv.lease");
+        const char *alloc = label(labels, "io.tdrv.alloc_id");
+        const char *task = label(labels, "io.tdrv.task");
+        const char *lease = label(labels, "io.tdrv.lease");
         const char *id = jstr(c, "Id");
         struct gtask *t;
 
@@ -593,6 +601,12 @@ static int runtime_cmd(const struct gc *g, const struct gtask *t, const char *co
     int rc;
     struct tdrv_buf b;
 
+    {
+        struct stat rst;
+
+        if (stat(root, &rst) < 0)
+            return -1; /* no runtime state at all (and runc would create its root) */
+    }
     argv[n++] = runtime_bin(g, t);
     argv[n++] = "--root";
     argv[n++] = root;
@@ -837,6 +851,8 @@ static int reap(struct gc *g, struct gtask *t, const char *why, int running, str
         if (save_state(t, err) < 0)
             goto fail;
     }
+    tdrv_debug("reaping task %s of allocation %s (%s, running %d)", t->task, t->alloc, why,
+               running);
     crash_point("begin");
     if (t->docker) {
         const char *id = t->ctr ? jstr(t->ctr, "Id") : jstr(t->state, "handle.container_id");
@@ -952,6 +968,8 @@ static int finished(const struct gtask *t)
 
     if (!t->state)
         return 0;
+    if (tdrv_json_at(t->state, "gc.reaped_at"))
+        return 1;
     if (t->docker)
         return tdrv_json_at(t->state, "result") != NULL;
     return s && (!strcmp(s, "exited") || !strcmp(s, "failed") || !strcmp(s, "reaped"));
@@ -1111,7 +1129,9 @@ static void process_alloc(struct gc *g, size_t from, size_t to)
             failed(g, "ports", NULL, NULL, alloc, &e);
         }
     }
-    if (g->o->remove_alloc_dir && (any_reaped || alloc_live(g, alloc) == 0 || g->o->alloc_id)) {
+    (void)any_reaped;
+    /* every task finished or reaped, none younger than the grace: the operator asked */
+    if (g->o->remove_alloc_dir) {
         cleanup_free char *dir = tdrv_xasprintf("%s/allocs/%s", g->cfg->root, alloc);
         cleanup_free char *tmp = tdrv_xasprintf("%s/allocs/.gc-%s", g->cfg->root, alloc);
         struct stat st;

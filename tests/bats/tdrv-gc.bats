@@ -39,6 +39,11 @@ PY
             python3 "$BATS_TEST_DIRNAME/docker/mkimage.py" "$TDRV_DOCKERD_DIR/hand.tar" \
                 tdrv-test/hand:1 >/dev/null
             DOCKER_HOST=$TDRV_DOCKERD_HOST docker load -i "$TDRV_DOCKERD_DIR/hand.tar" >/dev/null
+            # a distinct image (its own id) for containers started by hand
+            c=$(DOCKER_HOST=$TDRV_DOCKERD_HOST docker create tdrv-test/hand:1 true)
+            DOCKER_HOST=$TDRV_DOCKERD_HOST docker commit --change 'LABEL by=hand' "$c" \
+                tdrv-test/hand:1 >/dev/null
+            DOCKER_HOST=$TDRV_DOCKERD_HOST docker rm "$c" >/dev/null
         fi
     fi
 }
@@ -73,9 +78,11 @@ teardown() {
     done
     if [ -n "${TDRV_DOCKERD_PID:-}" ]; then
         local ids
-        ids=$(DOCKER_HOST=$TDRV_DOCKERD_HOST docker ps -aq \
-            --filter "label=io.tdrv.alloc_id=$A1" --filter "label=io.tdrv.alloc_id=$A2") || true
-        for i in $ids; do DOCKER_HOST=$TDRV_DOCKERD_HOST docker rm -f "$i" >/dev/null 2>&1; done
+        for a in "$A1" "$A2"; do
+            ids=$(DOCKER_HOST=$TDRV_DOCKERD_HOST docker ps -aq --filter "label=io.tdrv.alloc_id=$a") ||
+                true
+            for i in $ids; do DOCKER_HOST=$TDRV_DOCKERD_HOST docker rm -f "$i" >/dev/null 2>&1; done
+        done
     fi
 }
 
@@ -456,7 +463,10 @@ dtask() { # dtask ALLOC NAME: a docker task that loads its image from an archive
 dstart() { dtask "$1" "$2" | tdrv-run-docker --detach >"$BATS_TEST_TMPDIR/$2.h.json"; }
 dmonitor() { jq -r '.handle.monitor_pid' "$TDRV_ROOT/allocs/$1/$2/state.json"; }
 dcrash() { kill -9 "$(dmonitor "$1" "$2")"; sleep 0.2; }
-dstate() { docker inspect -f '{{.State.Status}}' "$2-$1" 2>/dev/null || echo gone; }
+dstate() { # the container's status, or "gone"
+    local s
+    s=$(docker inspect -f '{{.State.Status}}' "$2-$1" 2>/dev/null) && echo "$s" || echo gone
+}
 
 @test "docker: a container started by hand (no tdrv labels) survives every run" {
     needs_engine
@@ -495,7 +505,7 @@ dstate() { docker inspect -f '{{.State.Status}}' "$2-$1" 2>/dev/null || echo gon
     before=$(snapshot)
     TDRV_GC_NOW=+1h run --separate-stderr tdrv-gc --dry-run
     jq -e '[.found[] | select(.backend == "docker")] | length >= 1' <<<"$output"
-    [ "$(snapshot)" = "$before" ]
+    diff <(echo "$before") <(snapshot)
 }
 
 @test "docker: a labelled container with no state (created, then the Engine answered an error) is reaped" {
@@ -544,11 +554,14 @@ dstate() { docker inspect -f '{{.State.Status}}' "$2-$1" 2>/dev/null || echo gon
     run --separate-stderr tdrv-gc --backend docker
     jq -e --arg i "$id" '.kept[] | select(.id == $i and .reason == "in_use")' <<<"$output"
     tdrv-run-docker --stop <"$BATS_TEST_TMPDIR/img.h.json" >/dev/null || true
+    for _ in $(seq 100); do [ "$(dstate "$A1" img)" = gone ] && break; sleep 0.1; done
+    [ "$(dstate "$A1" img)" = gone ]
     run --separate-stderr tdrv-gc --backend docker
     jq -e --arg i "$id" '.kept[] | select(.id == $i and .reason == "recently_used")' <<<"$output"
     TDRV_GC_NOW=+4m run --separate-stderr tdrv-gc --backend docker
     assert_success
-    jq -e --arg i "$id" '.removed[] | select(.kind == "image" and .id == $i)' <<<"$output"
+    jq -e --arg i "$id" '.removed[] | select(.kind == "image" and .id == $i)' <<<"$output" ||
+        { echo "$output"; docker ps -a; false; }
     ! docker image inspect "$id" >/dev/null 2>&1
     # an image tdrv did not bring in stays, however old
     docker image inspect tdrv-test/hand:1 >/dev/null
