@@ -1483,7 +1483,8 @@ static void engine_images(struct gc *g)
             continue;
         }
         if (st == 409) {
-            kept(g, "image", "docker", NULL, id, "in_use");
+            /* used after all, tagged elsewhere too, or a parent of other images */
+            kept(g, "image", "docker", NULL, id, "engine_refused");
             continue;
         }
         unlink(p);

@@ -39,11 +39,16 @@ PY
             python3 "$BATS_TEST_DIRNAME/docker/mkimage.py" "$TDRV_DOCKERD_DIR/hand.tar" \
                 tdrv-test/hand:1 >/dev/null
             DOCKER_HOST=$TDRV_DOCKERD_HOST docker load -i "$TDRV_DOCKERD_DIR/hand.tar" >/dev/null
-            # a distinct image (its own id) for containers started by hand
-            c=$(DOCKER_HOST=$TDRV_DOCKERD_HOST docker create tdrv-test/hand:1 true)
-            DOCKER_HOST=$TDRV_DOCKERD_HOST docker commit --change 'LABEL by=hand' "$c" \
-                tdrv-test/hand:1 >/dev/null
-            DOCKER_HOST=$TDRV_DOCKERD_HOST docker rm "$c" >/dev/null
+            # a distinct image (its own id, no parent) for containers started by hand
+            (
+                export DOCKER_HOST=$TDRV_DOCKERD_HOST
+                old=$(docker image inspect -f '{{.Id}}' tdrv-test/hand:1)
+                c=$(docker create tdrv-test/hand:1 true)
+                docker export "$c" | docker import --change 'LABEL by=hand' - tdrv-test/hand:1 \
+                    >/dev/null
+                docker rm "$c" >/dev/null
+                docker rmi "$old" >/dev/null
+            )
         fi
     fi
 }
@@ -122,7 +127,8 @@ snapshot() {
     {
         find "$TDRV_ROOT" "$TDRV_RUN" -path "$TDRV_RUN/runtime" -prune -o -printf '%p %s %T@\n' |
             grep -v '/logs/' | sort
-        runc --root "$TDRV_RUN/runtime" list -q 2>/dev/null | sort
+        # (runc list would create its root: only when there is one)
+        [ ! -d "$TDRV_RUN/runtime" ] || runc --root "$TDRV_RUN/runtime" list -q 2>/dev/null | sort
         if [ -n "${DOCKER_HOST:-}" ]; then
             docker ps -a --format '{{.ID}} {{.Status}}' | sed 's/ (.*//; s/Up .*/Up/' | sort
             docker images -q | sort
