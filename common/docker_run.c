@@ -14,7 +14,9 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -252,6 +254,20 @@ static int pull_sink_cb(const char *p, size_t n, void *arg)
     return 0;
 }
 
+/* The document written back (stdout, state.json) carries "<redacted>" for the password
+ * (DESIGN §6), as tdrv-pull writes it. */
+static void redact_auth(cJSON *doc)
+{
+    cJSON *pw =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "config"), "auth");
+
+    pw = cJSON_GetObjectItemCaseSensitive(pw, "password");
+    if (cJSON_IsString(pw) && pw->valuestring[0] && strcmp(pw->valuestring, "<redacted>")) {
+        explicit_bzero(pw->valuestring, strlen(pw->valuestring));
+        cJSON_SetValuestring(pw, "<redacted>");
+    }
+}
+
 static char *registry_auth(const struct tdrv_docker_spec *spec)
 {
     cleanup_json cJSON *a = tdrv_json_xobj();
@@ -262,15 +278,14 @@ static char *registry_auth(const struct tdrv_docker_spec *spec)
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     size_t o = 0;
 
-    if (!spec->auth)
-        return NULL;
+    v = spec->auth ? cJSON_GetObjectItemCaseSensitive(spec->auth, "password") : NULL;
+    if (!spec->auth || (cJSON_IsString(v) && !strcmp(v->valuestring, "<redacted>")))
+        return NULL; /* tdrv-pull already used (and redacted) it */
     v = cJSON_GetObjectItemCaseSensitive(spec->auth, "username");
     tdrv_json_add_str(a, "username", cJSON_IsString(v) ? v->valuestring : "");
     v = cJSON_GetObjectItemCaseSensitive(spec->auth, "password");
     tdrv_json_add_str(a, "password", cJSON_IsString(v) ? v->valuestring : "");
-    v = cJSON_GetObjectItemCaseSensitive(spec->auth, "server_address");
-    if (cJSON_IsString(v) && *v->valuestring)
-        tdrv_json_add_str(a, "serveraddress", v->valuestring);
+    /* as the driver encodes it: {username, password} only */
     json = cJSON_PrintUnformatted(a);
     if (!json)
         tdrv_oom();
@@ -418,7 +433,9 @@ static int image_ensure(const struct tdrv_docker *d, const struct tdrv_config *c
     cleanup_free char *esc = url_escape(spec->image);
     cleanup_free char *path = tdrv_xasprintf("/images/%s/json", esc);
     cleanup_ref struct tdrv_ref ref;
-    const cJSON *pulled = cJSON_GetObjectItemCaseSensitive(doc, "image");
+    const cJSON *img = cJSON_GetObjectItemCaseSensitive(doc, "image");
+    const cJSON *engine = cJSON_GetObjectItemCaseSensitive(img, "engine");
+    int pulled = cJSON_IsString(engine) && !strcmp(engine->valuestring, "docker");
     static const long ok404[] = {404, 0};
     long st = 0;
     int latest;
@@ -430,7 +447,7 @@ static int image_ensure(const struct tdrv_docker *d, const struct tdrv_config *c
     if (engine_json(d, "GET", path, NULL, 0, ok404, &st, NULL, err) < 0)
         return -1;
     /* tdrv-pull --to docker already did the pull policy's work */
-    if (st == 200 && !spec->force_pull && (!latest || cJSON_IsObject(pulled)))
+    if (st == 200 && ((!spec->force_pull && !latest) || pulled))
         return 0;
     if (spec->load) {
         int had = st == 200;
@@ -640,7 +657,7 @@ static int logfile_open(struct logfile *l, struct tdrv_err *err)
     const char *p = l->base;
     struct stat st;
 
-    l->fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    l->fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (l->fd < 0)
         return tdrv_err_set(err, TDRV_E_CANTCREAT, errno, "unable to open '%s'", p);
     l->size = fstat(l->fd, &st) == 0 ? (long)st.st_size : 0;
@@ -698,6 +715,7 @@ struct copier {
     struct logfile files[3]; /* [1] stdout, [2] stderr */
     int echo;                /* copy to our own stdout/stderr too */
     int tty;
+    int last_nl; /* did the task's stdout end with a newline (or print nothing)? */
     struct tdrv_docker_demux dm;
 };
 
@@ -706,6 +724,8 @@ static int copier_out(int stream, const char *p, size_t n, void *arg)
     struct copier *c = arg;
 
     logfile_write(&c->files[stream], p, n);
+    if (stream == 1 && n)
+        c->last_nl = p[n - 1] == '\n';
     if (c->echo)
         write_all(stream == 2 ? STDERR_FILENO : STDOUT_FILENO, p, n);
     return 0;
@@ -726,6 +746,7 @@ static int copier_init(struct copier *c, const struct paths *p, int echo, int tt
     static const char *const names[] = {NULL, "stdout", "stderr"};
 
     memset(c, 0, sizeof(*c));
+    c->last_nl = 1;
     c->echo = echo;
     c->tty = tty;
     c->dm.out = copier_out;
@@ -781,6 +802,73 @@ static void *log_thread_main(void *arg)
 
     if (follow_logs(lt->d, lt->id, lt->c, &lt->err) < 0)
         tdrv_warn("logs of '%s' not copied: %s", lt->id, lt->err.msg);
+    return NULL;
+}
+
+/* ---- stdin (config.interactive, foreground) ---- */
+
+/*
+ * Attach to the container's stdin before it starts: a hijacked connection (Upgrade: tcp)
+ * on the Engine's Unix socket, spoken by hand since libcurl's easy interface does not
+ * stream a request body and a response at once. Returns the connected fd, or -1 (the
+ * task then runs with its stdin closed).
+ */
+static int stdin_attach(const struct tdrv_docker *d, const char *id, struct tdrv_err *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    cleanup_close int fd = -1;
+    cleanup_free char *req = NULL;
+    char head[4096];
+    size_t n = 0;
+
+    if (!d->socket_path)
+        return tdrv_err_setw(err, TDRV_E_UNAVAILABLE, "unsupported", 0,
+                             "interactive: stdin is attached over a unix socket endpoint only");
+    if (strlen(d->socket_path) >= sizeof(sa.sun_path))
+        return tdrv_err_set(err, TDRV_E_DATA, 0, "socket path too long");
+    memcpy(sa.sun_path, d->socket_path, strlen(d->socket_path) + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        return tdrv_err_set(err, TDRV_E_UNAVAILABLE, errno, "unable to connect to '%s'",
+                            d->socket_path);
+    req = tdrv_xasprintf("POST /v%s/containers/%s/attach?stream=1&stdin=1 HTTP/1.1\r\n"
+                         "Host: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+                         "Content-Length: 0\r\n\r\n",
+                         d->api_version, id);
+    write_all(fd, req, strlen(req));
+    while (n < sizeof(head) - 1) {
+        ssize_t r = read(fd, head + n, sizeof(head) - 1 - n);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        head[n] = '\0';
+        if (strstr(head, "\r\n\r\n"))
+            break;
+    }
+    head[n] = '\0';
+    if (strncmp(head, "HTTP/1.1 101", 12) && strncmp(head, "HTTP/1.1 200", 12))
+        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "protocol_error", 0,
+                             "unable to attach stdin: %.60s", head);
+    return steal_fd(&fd);
+}
+
+static void *stdin_thread_main(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char buf[65536];
+    ssize_t n;
+
+    while ((n = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        write_all(fd, buf, (size_t)n);
+    }
+    shutdown(fd, SHUT_WR); /* EOF: with StdinOnce the task's stdin closes */
     return NULL;
 }
 
@@ -963,7 +1051,7 @@ static int status_of(const cJSON *result)
 static int supervise(const struct tdrv_docker *d, const struct tdrv_config *cfg,
                      const struct paths *p, const char *id, cJSON *state, int echo,
                      const struct tdrv_docker_spec *spec, int forward_signals, cJSON **result,
-                     struct tdrv_err *err)
+                     int *last_nl, struct tdrv_err *err)
 {
     struct copier cp;
     struct log_thread lt = {0};
@@ -1002,6 +1090,8 @@ static int supervise(const struct tdrv_docker *d, const struct tdrv_config *cfg,
         rc = -1;
     if (have_log)
         pthread_join(log_tid, NULL);
+    if (last_nl)
+        *last_nl = cp.last_nl;
     copier_release(&cp);
     if (rc == 0) {
         struct tdrv_err e2 = {0};
@@ -1094,6 +1184,8 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
     cleanup_free char *id = NULL;
     cleanup_json cJSON *state = NULL;
     cJSON *result = NULL;
+    int last_nl = 1;
+    int stdin_fd = -1; /* the attach connection; closed when the process ends */
     struct tdrv_docker_spec_ctx ctx = {0};
     sigset_t set;
     sigset_t old;
@@ -1112,6 +1204,7 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
     ctx.ncpu = ncpu > 0 ? (int)ncpu : 1;
     if (tdrv_docker_spec_build(doc, &ctx, &spec, err) < 0)
         return -1;
+    redact_auth(doc); /* spec.auth keeps the private copy */
     if (o->dry_run) {
         cJSON *out = tdrv_json_xobj();
 
@@ -1139,8 +1232,22 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
     sigaddset(&set, SIGUSR2);
     sigaddset(&set, SIGQUIT);
     pthread_sigmask(SIG_BLOCK, &set, &old);
+    signal(SIGPIPE, SIG_IGN); /* a reader gone from our stdout is EPIPE (74), not death */
+    if (spec.interactive && !o->detach) {
+        struct tdrv_err e = {0};
+
+        stdin_fd = stdin_attach(&d, id, &e);
+        if (stdin_fd < 0)
+            tdrv_warn("%s", e.msg);
+    }
     if (container_start(&d, id, err) < 0)
         return -1;
+    if (stdin_fd >= 0) {
+        pthread_t tid;
+
+        if (pthread_create(&tid, NULL, stdin_thread_main, (void *)(intptr_t)stdin_fd) == 0)
+            pthread_detach(tid);
+    }
     /* state.json in the oci backend's shape, so its --list shows docker tasks too */
     state = tdrv_json_xdup(doc);
     tdrv_json_set(state, "state", tdrv_json_xstr("running"));
@@ -1178,7 +1285,7 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
                 dup2(null, STDOUT_FILENO);
                 dup2(null, STDERR_FILENO);
             }
-            supervise(&d, o->cfg, &p, id, state, 0, &spec, 0, &r, &e);
+            supervise(&d, o->cfg, &p, id, state, 0, &spec, 0, &r, NULL, &e);
             cJSON_Delete(r);
             _exit(0);
         }
@@ -1207,10 +1314,24 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
     tdrv_json_set(state, "handle", handle_json(&p, &d, id, &spec, (long)getpid()));
     write_state(p.state, state, err);
     tdrv_err_clear(err);
-    if (supervise(&d, o->cfg, &p, id, state, !o->quiet, &spec, 1, &result, err) < 0)
+    if (supervise(&d, o->cfg, &p, id, state, !o->quiet, &spec, 1, &result, &last_nl, err) < 0)
         return -1;
     tdrv_json_set(doc, "result", result);
     *status = status_of(result);
+    if (o->result_fd >= 0) {
+        /* the document to the caller's fd; stdout stays the task's alone */
+        FILE *f = fdopen(o->result_fd, "w");
+        int rc;
+
+        if (!f)
+            return tdrv_err_setw(err, TDRV_E_IO, "write_failed", errno,
+                                 "unable to open --result-fd %d", o->result_fd);
+        rc = tdrv_json_emit(f, doc, err);
+        fclose(f);
+        return rc;
+    }
+    if (!o->quiet && !last_nl)
+        write_all(STDOUT_FILENO, "\n", 1);
     *res = doc; /* the caller's own document, as tdrv_run() answers */
     return 0;
 }
@@ -1386,9 +1507,27 @@ int tdrv_docker_inspect(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON 
     found = container_lookup(&t.d, t.id, &info, err);
     if (found < 0)
         return -1;
-    if (!found)
-        return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_found", 0,
-                             "no container '%s' on the docker engine", t.id);
+    if (!found) {
+        /* removed when it ended (gc.container): what its supervisor recorded */
+        cleanup_json cJSON *state = NULL;
+        struct tdrv_err e = {0};
+        const cJSON *r = NULL;
+
+        if (tdrv_doc_read_file(t.p.state, 1u << 24, &state, &e) == 0)
+            r = cJSON_GetObjectItemCaseSensitive(state, "result");
+        if (!r)
+            return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_found", 0,
+                                 "no container '%s' on the docker engine", t.id);
+        out = tdrv_json_xobj();
+        tdrv_json_add_str(out, "state", "exited");
+        tdrv_json_add_bool(out, "running", 0);
+        tdrv_json_add_num(out, "pid", 0);
+        for (const cJSON *c = r->child; c; c = c->next)
+            tdrv_json_set(out, c->string, tdrv_json_xdup(c));
+        tdrv_json_add_str(out, "container_name", t.p.name);
+        *res = out;
+        return 0;
+    }
     out = tdrv_json_xobj();
     st = cJSON_GetObjectItemCaseSensitive(info, "State");
     v = cJSON_GetObjectItemCaseSensitive(st, "Status");
@@ -1710,7 +1849,7 @@ static int dispatch(const struct tdrv_run_req *rq, struct tdrv_docker_run_opts *
 int tdrv_docker_dispatch(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON *doc,
                          cJSON **out, int *status, struct tdrv_err *err)
 {
-    struct tdrv_docker_run_opts o = {.cfg = cfg};
+    struct tdrv_docker_run_opts o = {.cfg = cfg, .result_fd = rq->result_fd};
     cleanup_json cJSON *named = NULL;
     int rc;
 

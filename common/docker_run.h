@@ -28,6 +28,7 @@ struct tdrv_docker_run_opts {
     int dry_run;                   /* print {"name","create"}: the container-create body */
     int follow;                    /* logs: follow until the task ends */
     int quiet;                     /* foreground: do not copy the task's output to ours */
+    int result_fd;                 /* foreground: the result document goes there (-1: *res) */
     const char *signal;            /* signal: the name or number to send */
     int signo;                     /* signal: or its number (wins when set) */
     char *const *exec_argv;        /* exec: the command (NULL-terminated) */

@@ -107,6 +107,12 @@ void tdrv_docker_spec_release(struct tdrv_docker_spec *s)
     free(s->task);
     free(s->task_dir);
     free(s->load);
+    if (s->auth) {
+        cJSON *pw = cJSON_GetObjectItemCaseSensitive(s->auth, "password");
+
+        if (cJSON_IsString(pw))
+            explicit_bzero(pw->valuestring, strlen(pw->valuestring));
+    }
     cJSON_Delete(s->auth);
     free(s->kill_signal);
     cJSON_Delete(s->env);
@@ -1822,6 +1828,7 @@ int tdrv_docker_spec_build(const cJSON *doc, const struct tdrv_docker_spec_ctx *
     tdrv_json_add_bool(config, "Tty", out->tty);
     tdrv_json_add_bool(config, "OpenStdin", out->interactive);
     tdrv_json_add_bool(config, "AttachStdin", out->interactive);
+    tdrv_json_add_bool(config, "StdinOnce", out->interactive); /* our EOF is the task's */
     tdrv_json_add_bool(config, "AttachStdout", 1);
     tdrv_json_add_bool(config, "AttachStderr", 1);
     envlist = tdrv_json_xarr();

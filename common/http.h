@@ -44,8 +44,7 @@ struct tdrv_http_req {
     /*
      * Streaming (docker logs/attach/pull): when set, the body of a 2xx answer goes to sink
      * as it arrives instead of resp.body (a non-2xx body still fills resp.body, capped).
-     * sink returns 0 to go on, -1 to end the transfer (then 74 "aborted", unless it set
-     * sink_err first).
+     * sink returns 0 to go on, -1 to end the transfer (then 74 "aborted").
      */
     int (*sink)(const char *p, size_t n, void *arg);
     void *sink_arg;

@@ -24,6 +24,7 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "net.h"
 #include "ref.h"
 #include "spec.h"
 #include "store.h"
@@ -130,6 +131,7 @@ struct task {
     struct tdrv_task_opts opts;
     cJSON *state;
     char *runtime;
+    struct tdrv_net net; /* bridge/group network (common/net.c), set up by begin() */
 };
 
 static void task_release(struct task *t)
@@ -155,6 +157,7 @@ static void task_release(struct task *t)
     free(t->store_root);
     free(t->runtime);
     tdrv_task_opts_release(&t->opts);
+    tdrv_net_release(&t->net);
     cJSON_Delete(t->state);
     memset(t, 0, sizeof(*t));
     t->lease_fd = -1;
@@ -213,6 +216,10 @@ static int load_state(struct task *t, struct tdrv_err *err)
 {
     cleanup_json cJSON *st = NULL;
 
+    /* checked first: tdrv_doc_read_file releases an uninitialised buffer when open fails */
+    if (access(t->state_path, F_OK) < 0 && errno == ENOENT)
+        return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_found", 0,
+                             "no task '%s' in allocation '%s'", t->name, t->alloc_id);
     if (tdrv_doc_read_file(t->state_path, STATE_MAX, &st, err) < 0) {
         if (err->code == TDRV_E_NOINPUT) {
             tdrv_err_clear(err);
@@ -244,6 +251,17 @@ static int save_state(struct task *t, struct tdrv_err *err)
     return write_json(t->state_path, t->state, err);
 }
 
+/* network (issue 6): undo a bridge/group network from its state file; every stop path calls
+ * this, and it does nothing when there is none (host, none, already torn down). */
+static void net_down(struct task *t)
+{
+    cleanup_free char *p = tdrv_xasprintf("%s/%s", t->task_dir, TDRV_NET_STATE);
+    struct tdrv_err e = {0};
+
+    if (tdrv_net_teardown(p, &e) < 0)
+        tdrv_warn("%s", e.msg);
+}
+
 /* Is the lease free (its supervisor gone)? 1 free, 0 held, -1 error. */
 static int lease_free(const char *path)
 {
@@ -261,6 +279,14 @@ static int lease_wait(const char *path, int64_t timeout_ns)
 {
     int64_t end = mono_ns() + timeout_ns;
 
+    if (timeout_ns < 0) {
+        /* no deadline: block on the lease itself, released at once */
+        cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        while (fd >= 0 && flock(fd, LOCK_SH) < 0 && errno == EINTR)
+            ;
+        return 0;
+    }
     for (;;) {
         if (lease_free(path) != 0)
             return 0;
@@ -619,6 +645,21 @@ static int alloc_dirs(struct task *t, struct tdrv_err *err)
     t->lease_fd = open(t->lease_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (t->lease_fd < 0)
         return tdrv_err_set(err, TDRV_E_CANTCREAT, errno, "unable to open '%s'", t->lease_path);
+    if (flock(t->lease_fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+        /* the previous run of this task may be tearing down after recording its result */
+        cleanup_json cJSON *st = NULL;
+        struct tdrv_err e2 = {0};
+        const char *state = NULL;
+        int64_t end = mono_ns() + 30000000000LL;
+
+        if (access(t->state_path, F_OK) == 0 &&
+            tdrv_doc_read_file(t->state_path, STATE_MAX, &st, &e2) == 0 &&
+            tdrv_json_str(st, "state", TDRV_OPTIONAL, &state, &e2) == 0 && state &&
+            (!strcmp(state, "exited") || !strcmp(state, "failed")))
+            while (flock(t->lease_fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK &&
+                   mono_ns() < end)
+                usleep(2000);
+    }
     if (flock(t->lease_fd, LOCK_EX | LOCK_NB) < 0) {
         if (errno == EWOULDBLOCK)
             return tdrv_err_setw(err, TDRV_E_TEMPFAIL, "task_running", 0,
@@ -644,8 +685,9 @@ static cJSON *handle_json(const struct task *t)
     tdrv_json_add_str(h, "state_file", t->state_path);
     tdrv_json_add_str(h, "lease", t->lease_path);
     tdrv_json_add_str(h, "logs", t->logs_dir);
-    for (const char *const *k = (const char *const[]){"pid", "monitor_pid", "started_at", NULL}; *k;
-         k++)
+    for (const char *const *k =
+             (const char *const[]){"pid", "monitor_pid", "started_at", "network", NULL};
+         *k; k++)
         if ((v = tdrv_json_at(t->state, *k)))
             tdrv_json_add(h, *k, tdrv_json_xdup(v));
     return h;
@@ -663,7 +705,9 @@ struct sup {
     pid_t pid;
     char cgroup_v1_mem[1024];
     char cgroup_v2[1024];
-    cJSON *cgroups; /* {"memory": path, ...} on v1, {"unified": path} on v2 */
+    cJSON *cgroups;      /* {"memory": path, ...} on v1, {"unified": path} on v2 */
+    cJSON *runc_cgroups; /* runc's own record of them (state.json cgroup_paths), or NULL */
+    int async_cleanup;   /* foreground: tear down in a child after the result is recorded */
     char started_at[64];
     int last_nl; /* did the task's stdout end with a newline? */
 };
@@ -723,6 +767,69 @@ static void read_cgroups(struct sup *s)
     }
 }
 
+/* runc's state.json for the container, or NULL (another runtime, or none). */
+static cJSON *runc_state(const struct task *t)
+{
+    cleanup_free char *p = NULL;
+    cJSON *st = NULL;
+    struct tdrv_err e = {0};
+    const char *base = strrchr(t->runtime, '/');
+
+    if (strcmp(base ? base + 1 : t->runtime, "runc"))
+        return NULL;
+    p = tdrv_xasprintf("%s/%s/state.json", t->runtime_root, t->cid);
+    if (access(p, R_OK) < 0 || tdrv_doc_read_file(p, STATE_MAX, &st, &e) < 0)
+        return NULL;
+    return st;
+}
+
+/* The cgroups from runc's own record when there is one: exact, wherever runc put them. */
+static void runc_cgroups(struct sup *s)
+{
+    cleanup_json cJSON *st = runc_state(s->t);
+    const cJSON *cp = tdrv_json_at(st, "cgroup_paths");
+    const cJSON *mem = cJSON_GetObjectItemCaseSensitive(cp, "memory");
+    const cJSON *uni = cJSON_GetObjectItemCaseSensitive(cp, "");
+
+    if (!cJSON_IsObject(cp) || !cp->child)
+        return;
+    s->runc_cgroups = tdrv_json_xdup(cp);
+    cJSON_Delete(s->cgroups);
+    s->cgroups = tdrv_json_xobj();
+    s->cgroup_v1_mem[0] = s->cgroup_v2[0] = '\0';
+    for (const cJSON *c = cp->child; c; c = c->next)
+        if (cJSON_IsString(c) && c->string[0] && strncmp(c->string, "name=", 5))
+            tdrv_json_add_str(s->cgroups, c->string, c->valuestring);
+    if (cJSON_IsString(mem))
+        snprintf(s->cgroup_v1_mem, sizeof(s->cgroup_v1_mem), "%s", mem->valuestring);
+    else if (cJSON_IsString(uni)) {
+        snprintf(s->cgroup_v2, sizeof(s->cgroup_v2), "%s", uni->valuestring);
+        cJSON_Delete(s->cgroups);
+        s->cgroups = tdrv_json_xobj();
+        tdrv_json_add_str(s->cgroups, "unified", s->cgroup_v2);
+    }
+}
+
+/*
+ * What `runc delete` does for a container whose init has exited, without starting another
+ * runc: remove the cgroups runc recorded and its state directory. Any doubt (a cgroup still
+ * busy, Intel RDT, another runtime) returns -1 and the caller runs the runtime's delete.
+ */
+static int fast_delete(const struct sup *s)
+{
+    cleanup_json cJSON *st = runc_state(s->t);
+    const cJSON *rdt = tdrv_json_at(st, "intel_rdt_path");
+    cleanup_free char *dir = tdrv_xasprintf("%s/%s", s->t->runtime_root, s->t->cid);
+    struct tdrv_err e = {0};
+
+    if (!st || !s->runc_cgroups || (cJSON_IsString(rdt) && rdt->valuestring[0]))
+        return -1;
+    for (const cJSON *c = s->runc_cgroups->child; c; c = c->next)
+        if (cJSON_IsString(c) && rmdir(c->valuestring) < 0 && errno != ENOENT)
+            return -1;
+    return tdrv_rm_rf_at(AT_FDCWD, dir, &e);
+}
+
 static long long read_key(const char *file, const char *key)
 {
     cleanup_fclose FILE *f = fopen(file, "re");
@@ -779,11 +886,22 @@ static int start(struct sup *s, int out_w, int err_w, struct tdrv_err *err)
         if (access(stale, F_OK) == 0)
             runtime_delete(t);
     }
-    if (runtime_cmd(t,
-                    (const char *const[]){"--log", log, "--log-format", "json", "run", "--detach",
-                                          "--bundle", t->bundle, "--pid-file", pidf, t->cid, NULL},
-                    s->stdin_fd, out_w, err_w, &st, err) < 0)
-        return 125;
+    {
+        /* config.debug: the runtime's debug messages go to its log in the bundle */
+        const char *args[16];
+        size_t n = 0;
+
+        if (t->opts.debug)
+            args[n++] = "--debug";
+        for (const char *const *a =
+                 (const char *const[]){"--log", log, "--log-format", "json", "run", "--detach",
+                                       "--bundle", t->bundle, "--pid-file", pidf, t->cid, NULL};
+             *a; a++)
+            args[n++] = *a;
+        args[n] = NULL;
+        if (runtime_cmd(t, args, s->stdin_fd, out_w, err_w, &st, err) < 0)
+            return 125;
+    }
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
         return runtime_failure(log, err);
     pf = fopen(pidf, "re");
@@ -795,6 +913,7 @@ static int start(struct sup *s, int out_w, int err_w, struct tdrv_err *err)
     s->pid = pid;
     now_rfc3339(s->started_at, sizeof(s->started_at));
     read_cgroups(s);
+    runc_cgroups(s);
     return 0;
 }
 
@@ -943,6 +1062,36 @@ static int status_of(const cJSON *result)
     return cJSON_IsNumber(c) ? (int)c->valueint : 125;
 }
 
+static void close_other_fds(const int *keep, size_t n);
+
+/* Remove what the run left: the runtime's container, the rootfs mount, the bundle. */
+static void teardown(struct sup *s)
+{
+    struct task *t = s->t;
+    struct tdrv_err e2 = {0};
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    const char *del[] = {t->runtime, "--root", t->runtime_root, "delete", "--force", t->cid, NULL};
+    pid_t dpid = -1;
+    int dst;
+
+    /* the runtime deletes its container while the rootfs is unmounted */
+    if (fast_delete(s) < 0 && spawn((char *const *)del, null, null, null, &dpid, &e2) < 0)
+        tdrv_warn("%s", e2.msg);
+    cJSON_Delete(s->runc_cgroups);
+    s->runc_cgroups = NULL;
+    if (null >= 0)
+        close(null);
+    tdrv_err_clear(&e2);
+    if (t->mounted && tdrv_store_rootfs_unmount(&t->store, t->bundle, &e2) < 0)
+        tdrv_warn("%s", e2.msg);
+    t->mounted = 0;
+    tdrv_err_clear(&e2);
+    tdrv_rm_rf_at(AT_FDCWD, t->bundle, &e2);
+    net_down(t); /* network (issue 6): CNI DEL, namespace removed */
+    if (dpid > 0)
+        wait_pid(dpid, &dst);
+}
+
 /*
  * The supervisor's whole job: start, record, pump, reap, record, clean up. The lease stays
  * held (t->lease_fd) until the caller releases the task. Returns the task's exit status, or
@@ -967,6 +1116,9 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
     sigprocmask(SIG_BLOCK, &set, &old);
     sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
+    /* a reader of our stdout that goes away must not kill the supervisor (and orphan the
+     * task): the write fails, the tee stops, the logs go on */
+    signal(SIGPIPE, SIG_IGN);
     if (sfd < 0 || pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0) {
         tdrv_err_set(err, TDRV_E_OS, errno, "unable to create pipes");
         if (sfd >= 0)
@@ -1000,6 +1152,7 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
         close(err_p[0]);
         close(sfd);
         runtime_delete(t);
+        net_down(t);
         tdrv_json_set(t->state, "state", tdrv_json_xstr("failed"));
         tdrv_json_set(t->state, "error", tdrv_error_json("tdrv-run", err));
         {
@@ -1032,27 +1185,43 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
     tdrv_json_set(t->state, "result", tdrv_json_xdup(*result));
     {
         struct tdrv_err e2 = {0};
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        const char *del[] = {t->runtime, "--root", t->runtime_root, "delete", "--force",
-                             t->cid,     NULL};
-        pid_t dpid = -1;
-        int dst;
 
-        /* the runtime deletes its container while the rootfs is unmounted */
-        if (spawn((char *const *)del, null, null, null, &dpid, &e2) < 0)
-            tdrv_warn("%s", e2.msg);
-        if (null >= 0)
-            close(null);
-        tdrv_err_clear(&e2);
-        if (t->mounted && tdrv_store_rootfs_unmount(&t->store, t->bundle, &e2) < 0)
-            tdrv_warn("%s", e2.msg);
-        t->mounted = 0;
-        tdrv_rm_rf_at(AT_FDCWD, t->bundle, &e2);
-        tdrv_err_clear(&e2);
         if (save_state(t, &e2) < 0)
             tdrv_warn("%s", e2.msg);
-        if (dpid > 0)
-            wait_pid(dpid, &dst);
+    }
+    tdrv_debug("result recorded at %lld us", (long long)((mono_ns() - t0_ns) / 1000));
+    if (s->async_cleanup) {
+        /*
+         * The task is over and its result recorded: a child takes the lease over and removes
+         * the container, the rootfs mount (umount waits for an RCU grace period, tens of ms)
+         * and the bundle, while we report. A new run of this task waits for it (alloc_dirs).
+         */
+        pid_t c;
+
+        fflush(NULL);
+        c = fork();
+        if (c == 0) {
+            int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+            setsid();
+            if (null >= 0) {
+                dup2(null, 0);
+                dup2(null, 1);
+                dup2(null, 2);
+            }
+            close_other_fds((const int[]){null, t->lease_fd, t->store.root_fd}, 3);
+            teardown(s);
+            _exit(0);
+        }
+        if (c > 0) {
+            t->mounted = 0; /* the child's now */
+            cJSON_Delete(s->runc_cgroups);
+            s->runc_cgroups = NULL;
+        } else {
+            teardown(s);
+        }
+    } else {
+        teardown(s);
     }
     tdrv_debug("cleaned up at %lld us", (long long)((mono_ns() - t0_ns) / 1000));
     sigprocmask(SIG_SETMASK, &old, NULL);
@@ -1066,6 +1235,7 @@ static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int 
                  struct tdrv_err *err)
 {
     const char *name = NULL;
+    struct tdrv_net_job job = {.pid = -1, .fd = -1};
 
     if (tdrv_task_ensure_alloc_id(doc, err) < 0)
         return -1;
@@ -1075,13 +1245,47 @@ static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int 
         return -1;
     if (!dry && alloc_dirs(t, err) < 0)
         return -1;
-    if (prepare(t, cfg, doc, dry, spec, err) < 0)
+    if (!dry) {
+        /* network (issue 6): namespace + CNI ADD in a child while the rootfs is prepared */
+        struct tdrv_net_in ni = {.doc = doc,
+                                 .cfg = cfg,
+                                 .alloc_id = t->alloc_id,
+                                 .task = t->name,
+                                 .alloc_dir = t->alloc_dir,
+                                 .task_dir = t->task_dir};
+
+        if (tdrv_net_setup_start(&ni, &job, err) < 0)
+            return -1;
+    }
+    if (prepare(t, cfg, doc, dry, spec, err) < 0) {
+        if (!dry) {
+            struct tdrv_err e2 = {0};
+
+            tdrv_net_setup_finish(&job, &t->net, &e2);
+            net_down(t);
+        }
         return -1;
+    }
     t->runtime = tdrv_xstrdup(t->opts.runtime);
     if (dry)
         return 0;
-    if (write_bundle(t, *spec, err) < 0)
+    {
+        if (tdrv_net_setup_finish(&job, &t->net, err) < 0)
+            return -1;
+        if (tdrv_net_apply_spec(&t->net, doc, *spec, err) < 0) {
+            net_down(t);
+            return -1;
+        }
+        {
+            cleanup_free char *hosts = tdrv_xasprintf("%s/etc/hosts", t->task_dir);
+
+            tdrv_net_apply_hosts(&t->net, hosts, doc_str(*spec, "hostname"), t->opts.files);
+        }
+    }
+    if (write_bundle(t, *spec, err) < 0) {
+        net_down(t);
         return -1;
+    }
     t->state = tdrv_json_xobj();
     tdrv_json_add_str(t->state, "alloc_id", t->alloc_id);
     tdrv_json_add_str(t->state, "task", t->name);
@@ -1101,7 +1305,13 @@ static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int 
     if (tdrv_json_at(doc, "image.manifest_digest"))
         tdrv_json_add(t->state, "image",
                       tdrv_json_xdup(tdrv_json_at(doc, "image.manifest_digest")));
-    return save_state(t, err);
+    if (t->net.summary)
+        tdrv_json_add(t->state, "network", tdrv_json_xdup(t->net.summary));
+    if (save_state(t, err) < 0) {
+        net_down(t);
+        return -1;
+    }
+    return 0;
 }
 
 static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON *doc,
@@ -1110,10 +1320,17 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
     cleanup_task struct task t = {.lease_fd = -1};
     cleanup_json cJSON *spec = NULL;
     cJSON *result = NULL;
-    struct sup s = {.t = &t, .tee_out = 1, .tee_err = 2, .status_fd = -1};
+    struct sup s = {.t = &t, .tee_out = 1, .tee_err = 2, .status_fd = -1, .async_cleanup = 1};
     int null = -1;
     int rc;
 
+    sigset_t set;
+
+    /* a stop request while the bundle is prepared waits for the task to start */
+    sigemptyset(&set);
+    for (const int *g = (const int[]){SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, 0}; *g; g++)
+        sigaddset(&set, *g);
+    sigprocmask(SIG_BLOCK, &set, NULL);
     if (begin(&t, cfg, doc, 0, &spec, err) < 0)
         return -1;
     tdrv_debug("bundle ready at %lld us", (long long)((mono_ns() - t0_ns) / 1000));
@@ -1141,6 +1358,32 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
     }
     *out = doc;
     return 0;
+}
+
+/* The monitor keeps only what it needs: a caller's pipes (a test harness's, a shell's $(...))
+ * must not stay open for the task's whole life. */
+static void close_other_fds(const int *keep, size_t n)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int fds[1024];
+    size_t k = 0;
+    struct dirent *e;
+
+    while (d && (e = readdir(d)) && k < TDRV_ARRAY_LEN(fds)) {
+        int fd = (int)strtol(e->d_name, NULL, 10);
+        size_t i;
+
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd < 3 || fd == dirfd(d))
+            continue;
+        for (i = 0; i < n && keep[i] != fd; i++)
+            ;
+        if (i == n)
+            fds[k++] = fd;
+    }
+    if (d)
+        closedir(d);
+    for (size_t i = 0; i < k; i++)
+        close(fds[i]);
 }
 
 static int run_detach(const struct tdrv_config *cfg, cJSON *doc, cJSON **out, struct tdrv_err *err)
@@ -1177,6 +1420,7 @@ static int run_detach(const struct tdrv_config *cfg, cJSON *doc, cJSON **out, st
             dup2(null, 1);
             dup2(null, 2);
         }
+        close_other_fds((const int[]){null, sp[1], t.lease_fd, t.store.root_fd}, 4);
         tdrv_json_set(t.state, "monitor_pid", tdrv_json_xnum(getpid()));
         s.stdin_fd = null;
         run_supervised(&s, &result, &merr);
@@ -1262,6 +1506,7 @@ static int op_stop(struct task *t, cJSON *doc, cJSON **out, struct tdrv_err *err
         struct tdrv_err e2 = {0};
 
         runtime_delete(t);
+        net_down(t);
         if (tdrv_store_open(&t->store, t->store_root, &e2) == 0) {
             t->store_open = 1;
             tdrv_store_rootfs_unmount(&t->store, t->bundle, &e2);

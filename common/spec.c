@@ -1,6 +1,7 @@
 #include "spec.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -22,6 +23,7 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "net.h"
 #include "quantity.h"
 
 #define MIB (1024ULL * 1024ULL)
@@ -297,6 +299,15 @@ void tdrv_spec_host_detect(struct tdrv_spec_host *h)
     if (!f || fscanf(f, "%d", &h->cap_last) != 1 || h->cap_last < 0 || h->cap_last > 63)
         h->cap_last = 40;
     h->arch = uname(&u) == 0 ? u.machine : "x86_64";
+    {
+        cleanup_fclose FILE *ps = fopen("/proc/self/status", "re");
+        char line[256];
+        unsigned long long b;
+
+        while (ps && fgets(line, sizeof(line), ps))
+            if (sscanf(line, "CapBnd: %llx", &b) == 1)
+                h->cap_bound = b;
+    }
 }
 
 /* ---- options per driver ------------------------------------------------------------------- */
@@ -949,6 +960,9 @@ static int seccomp_file(const char *path, const char *arch, cJSON **out, struct 
     cJSON *s;
     const cJSON *v;
 
+    if (access(path, R_OK) < 0) /* before tdrv_doc_read_file, which mishandles it */
+        return tdrv_err_setw(err, errno == ENOENT ? TDRV_E_NOINPUT : TDRV_E_IO, "not_found", errno,
+                             "unable to open '%s'", path);
     if (tdrv_doc_read_file(path, TDRV_MAX_REQUEST, &doc, err) < 0)
         return tdrv_err_wrap(err, "seccomp profile");
     if (!cJSON_IsObject(doc) || !cJSON_IsString(tdrv_json_at(doc, "defaultAction")))
@@ -1349,6 +1363,42 @@ static int add_device(const char *host, const char *ctr, const char *perms, cons
     tdrv_json_add_str(a, "access", *perms ? perms : "rwm");
     tdrv_json_append(allow, a);
     return 0;
+}
+
+/* privileged: the host's devices (the top of /dev), as docker --privileged gives them; the
+ * runtime's own (null, zero, tty, ...) and the container's /dev/pts, shm, mqueue excepted */
+static void host_devices(cJSON *devs)
+{
+    static const char *const skip[] = {"null", "zero",    "full", "random", "urandom",
+                                       "tty",  "console", "ptmx", NULL};
+    DIR *d = opendir("/dev");
+    struct dirent *e;
+
+    while (d && (e = readdir(d))) {
+        char path[300];
+        struct stat st;
+        const char *const *k;
+        cJSON *o;
+
+        for (k = skip; *k && strcmp(*k, e->d_name); k++)
+            ;
+        if (*k || e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/dev/%s", e->d_name);
+        if (lstat(path, &st) < 0 || (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)))
+            continue;
+        o = tdrv_json_xobj();
+        tdrv_json_add_str(o, "path", path);
+        tdrv_json_add_str(o, "type", S_ISCHR(st.st_mode) ? "c" : "b");
+        tdrv_json_add_num(o, "major", major(st.st_rdev));
+        tdrv_json_add_num(o, "minor", minor(st.st_rdev));
+        tdrv_json_add_num(o, "fileMode", st.st_mode & 07777);
+        tdrv_json_add_num(o, "uid", st.st_uid);
+        tdrv_json_add_num(o, "gid", st.st_gid);
+        tdrv_json_append(devs, o);
+    }
+    if (d)
+        closedir(d);
 }
 
 static int map_devices(const cJSON *list, cJSON *devs, cJSON *allow, struct tdrv_err *err)
@@ -2003,38 +2053,19 @@ static int ns_mode(const cJSON *conf, const char *key, int *host, struct tdrv_er
     return 0;
 }
 
+/* The network mode (common/net.c): only host shares the host's namespace; none, bridge and
+ * group get a namespace of their own (bridge and group: tdrv-run puts its path in later). */
 static int network_mode(const struct tdrv_spec_in *in, const cJSON *conf, int drv, int *host,
                         struct tdrv_err *err)
 {
-    const char *mode = NULL;
-    const char *nm = NULL;
-    int hn = 0;
-    const cJSON *net = NULL;
+    struct tdrv_net_req req;
 
-    if (tdrv_json_str(in->doc, "network.mode", TDRV_OPTIONAL, &mode, err) < 0)
-        return -1;
-    if (tdrv_json_str(conf, "network_mode", TDRV_OPTIONAL, &nm, err) < 0 ||
-        tdrv_json_bool(conf, "host_network", TDRV_OPTIONAL, &hn, err) < 0 ||
-        tdrv_json_strarr(conf, "net", TDRV_OPTIONAL, &net, err) < 0)
-        return tdrv_err_wrap(err, "config");
+    (void)conf;
     (void)drv;
-    if (nm && *nm && strcmp(nm, "default"))
-        mode = nm;
-    else if (hn)
-        mode = "host";
-    else if (net && net->child)
-        mode = net->child->valuestring;
-    if (hn && nm && *nm && strcmp(nm, "host"))
-        return bad(err, "config.host_network: conflicts with network_mode '%s'", nm);
-    if (!mode || !*mode || !strcmp(mode, "host") || !strcmp(mode, "default")) {
-        *host = 1;
-        return 0;
-    }
-    if (!strcmp(mode, "none")) {
-        *host = 0;
-        return 0;
-    }
-    return bad(err, "network mode '%s' is not supported yet by the oci backend (host, none)", mode);
+    if (tdrv_net_mode(in->doc, &req, err) < 0)
+        return -1;
+    *host = req.mode == TDRV_NET_HOST;
+    return 0;
 }
 
 /* ---- the whole spec
@@ -2374,8 +2405,9 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
                           "capabilities: %s",
                           names);
         caps = ((base & allowed) | add) & ~drop;
-        if (privileged)
-            caps = CAP_ALL_BITS(in->host->cap_last);
+        if (privileged) /* every capability tdrv-run itself may pass on */
+            caps = CAP_ALL_BITS(in->host->cap_last) &
+                   (in->host->cap_bound ? in->host->cap_bound : ~0ULL);
         caps &= CAP_ALL_BITS(in->host->cap_last);
     }
     {
@@ -2513,6 +2545,8 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
             tdrv_json_append(allow, all);
         }
     }
+    if (privileged)
+        host_devices(devs);
     if (map_devices(tdrv_json_at(conf, "devices"), devs, allow, err) < 0)
         return -1;
     if (get_map(conf, "sysctl", &sysctl, err) < 0)

@@ -16,13 +16,14 @@
 
 /* What the host offers, which changes the mapping; tdrv_spec_host_detect fills it. */
 struct tdrv_spec_host {
-    int cgroup_v2;    /* unified hierarchy */
-    int memory_swap;  /* swap limit settable (memsw on v1, always on v2) */
-    int swappiness;   /* memory.swappiness settable (v1) */
-    int ncpu;         /* online CPUs */
-    int64_t cpu_mhz;  /* one core's MHz (Nomad's compute unit), 0 = unknown */
-    int cap_last;     /* /proc/sys/kernel/cap_last_cap */
-    const char *arch; /* "x86_64", "aarch64", ... */
+    int cgroup_v2;      /* unified hierarchy */
+    int memory_swap;    /* swap limit settable (memsw on v1, always on v2) */
+    int swappiness;     /* memory.swappiness settable (v1) */
+    int ncpu;           /* online CPUs */
+    int64_t cpu_mhz;    /* one core's MHz (Nomad's compute unit), 0 = unknown */
+    int cap_last;       /* /proc/sys/kernel/cap_last_cap */
+    uint64_t cap_bound; /* our own bounding set: what privileged can get (0 = all) */
+    const char *arch;   /* "x86_64", "aarch64", ... */
 };
 
 void tdrv_spec_host_detect(struct tdrv_spec_host *h);

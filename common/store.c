@@ -1,5 +1,6 @@
 #include "store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "cli.h"
 #include "digest.h"
 #include "fs.h"
 #include "json.h"
@@ -51,6 +53,18 @@ static int store_lock(struct tdrv_store *s, int *fd, struct tdrv_err *err)
     return tdrv_lock_at(s->root_fd, "locks/store", fd, err);
 }
 
+/* A limit from the environment (the operator's file may set them later). */
+static int env_u64(const char *name, uint64_t *out, struct tdrv_err *err)
+{
+    const char *v = getenv(name);
+
+    if (!v || !*v)
+        return 0;
+    if (tdrv_parse_u64(v, 1, UINT64_MAX, out, err) < 0)
+        return tdrv_err_setw(err, TDRV_E_CONFIG, "invalid_config", 0, "%s: %s", name, err->msg);
+    return 0;
+}
+
 int tdrv_store_open(struct tdrv_store *s, const char *root, struct tdrv_err *err)
 {
     static const char *const dirs[] = {
@@ -69,6 +83,9 @@ int tdrv_store_open(struct tdrv_store *s, const char *root, struct tdrv_err *err
     s->max_layer_bytes = DEFAULT_MAX_LAYER_BYTES;
     s->max_entries = DEFAULT_MAX_ENTRIES;
     s->jobs = DEFAULT_JOBS;
+    if (env_u64("TDRV_MAX_LAYER_BYTES", &s->max_layer_bytes, err) < 0 ||
+        env_u64("TDRV_MAX_LAYER_ENTRIES", &s->max_entries, err) < 0)
+        return -1;
     if (tdrv_mkdir_p(AT_FDCWD, root, 0711, err) < 0)
         return tdrv_err_wrap(err, "unable to create the store");
     s->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -855,7 +872,7 @@ static int image_parse(struct tdrv_store *s, const char *text, size_t len, struc
         return tdrv_err_wrap(err, "image config");
     if (tdrv_json_parse(cfg, cfg_len, &im->config, err) < 0 || !cJSON_IsObject(im->config) ||
         tdrv_json_arr(im->config, "rootfs.diff_ids", TDRV_REQUIRED, &diff_ids, err) < 0)
-        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_config", 0,
+        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_image_config", 0,
                              "invalid image config %s: %s", im->config_digest,
                              err->msg[0] ? err->msg : "not an object");
     im->nlayers = (size_t)cJSON_GetArraySize(layers);
@@ -876,7 +893,7 @@ static int image_parse(struct tdrv_store *s, const char *text, size_t len, struc
             return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_manifest", 0,
                                  "invalid manifest layer %zu: %s", i, err->msg);
         if (!cJSON_IsString(di))
-            return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_config", 0,
+            return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_image_config", 0,
                                  "config rootfs.diff_ids[%zu]: expected string", i);
         snprintf(im->layers[i].digest, sizeof(im->layers[i].digest), "%s", d);
         snprintf(im->layers[i].diff_id, sizeof(im->layers[i].diff_id), "%s", di->valuestring);
@@ -884,7 +901,7 @@ static int image_parse(struct tdrv_store *s, const char *text, size_t len, struc
         i++;
     }
     if (tdrv_chain_ids(im->layers, im->nlayers, err) < 0)
-        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_config", 0, "%s", err->msg);
+        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "invalid_image_config", 0, "%s", err->msg);
     return 0;
 }
 
@@ -1078,8 +1095,16 @@ int tdrv_store_lookup(struct tdrv_store *s, const char *ref, cJSON **info, struc
     const char *dg;
     struct image im;
     int by_digest = !strncmp(ref, "sha256:", 7) || !strncmp(ref, "sha512:", 7);
+    const char *at = strchr(ref, '@');
     int rc;
 
+    /* "name@sha256:..." is content-addressed: the digest alone finds it. */
+    if (at && (!strncmp(at + 1, "sha256:", 7) || !strncmp(at + 1, "sha512:", 7))) {
+        rc = tdrv_store_lookup(s, at + 1, info, err);
+        if (rc == 0)
+            tdrv_json_set(*info, "reference", tdrv_json_xstr(ref));
+        return rc;
+    }
     if (index_read(s, &index, err) < 0)
         return -1;
     cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(index, "manifests"))
@@ -1156,6 +1181,24 @@ static int flatten_into(struct tdrv_store *s, const struct image *im, int dir_fd
     return 0;
 }
 
+static int dir_is_empty(int dfd)
+{
+    int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *de;
+    int empty = 1;
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    while (empty && (de = readdir(d)) != NULL)
+        empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+    closedir(d);
+    return empty;
+}
+
 int tdrv_store_flatten(struct tdrv_store *s, const char *manifest_digest, const char *dir,
                        struct tdrv_err *err)
 {
@@ -1168,6 +1211,9 @@ int tdrv_store_flatten(struct tdrv_store *s, const char *manifest_digest, const 
     dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return tdrv_err_set(err, TDRV_E_OS, errno, "unable to open '%s'", dir);
+    if (!dir_is_empty(dfd))
+        return tdrv_err_setw(err, TDRV_E_CANTCREAT, "rootfs_not_empty", 0, "'%s' is not empty",
+                             dir);
     if (image_load(s, manifest_digest, &im, err) < 0) {
         image_release(&im);
         return -1;
@@ -1223,24 +1269,19 @@ static int mount_overlay(struct tdrv_store *s, const struct image *im, const cha
     if (ok)
         return 0;
     {
-        /* Fallback: one option string. */
-        struct tdrv_buf_lite {
-            char *p;
-        } opt = {tdrv_xasprintf("upperdir=%s,workdir=%s,lowerdir=", upper, work)};
+        /* Fallback: one option string (bounded by the page size). */
+        cleanup_free char *opt = tdrv_xasprintf("upperdir=%s,workdir=%s,lowerdir=", upper, work);
 
         for (size_t i = im->nlayers; i-- > 0;) {
-            char *n = tdrv_xasprintf("%s%s%s/layers/%s", opt.p, i + 1 == im->nlayers ? "" : ":",
+            char *n = tdrv_xasprintf("%s%s%s/layers/%s", opt, i + 1 == im->nlayers ? "" : ":",
                                      s->root, hex_of(im->layers[i].chain_id));
 
-            free(opt.p);
-            opt.p = n;
+            free(opt);
+            opt = n;
         }
-        if (mount("overlay", target, "overlay", 0, opt.p) == 0) {
-            free(opt.p);
+        if (mount("overlay", target, "overlay", 0, opt) == 0)
             return 0;
-        }
         e = errno;
-        free(opt.p);
     }
     return tdrv_err_set(err, TDRV_E_OS, e, "unable to mount the overlay at '%s'", target);
 }

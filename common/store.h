@@ -31,7 +31,8 @@
 struct tdrv_store {
     char *root;
     int root_fd;
-    /* Limits against decompression bombs, checked while streaming; 0 = default. */
+    /* Limits against decompression bombs, checked while streaming; 0 = default. open sets
+     * them from $TDRV_MAX_LAYER_BYTES and $TDRV_MAX_LAYER_ENTRIES when those are set. */
     uint64_t max_layer_bytes; /* decompressed tar bytes per layer (default 64 GiB) */
     uint64_t max_entries;     /* tar entries per layer (default 4 Mi) */
     int jobs;                 /* parallel layer unpacks (default 4) */
@@ -154,8 +155,9 @@ int tdrv_store_image_put(struct tdrv_store *s, const char *ref, const char *mani
                          size_t manifest_len, cJSON **info, struct tdrv_err *err);
 
 /*
- * Find an image by reference (normalized "docker.io/library/busybox:latest") or by
- * manifest digest ("sha256:..."). On success *info is a new object:
+ * Find an image by reference (normalized "docker.io/library/busybox:latest"), by
+ * manifest digest ("sha256:..."), or by "name@sha256:..." (the digest decides). On success *info is
+ * a new object:
  *   {"reference", "manifest_digest", "config_digest", "config": {...image config...},
  *    "layers": [{"digest","size","media_type","diff_id","chain_id"}], "platform": "os/arch",
  *    "store": "<root>"}

@@ -10,11 +10,16 @@ command -v runc >/dev/null || { echo "demo: runc not found (make deps)" >&2; exi
 command -v jq >/dev/null || { echo "demo: jq not found (make deps)" >&2; exit 69; }
 
 work=$(mktemp -d /tmp/tdrv-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+    # tdrv-run tears a task down after reporting it, holding the lease: wait for it
+    for l in "$work"/root/allocs/*/*/lease; do [ -e "$l" ] && flock -w 30 "$l" true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
 export TDRV_ROOT=$work/root TDRV_RUN=$work/run TDRV_CONFIG=$work/config.yaml
 : >"$TDRV_CONFIG"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+step() { if [ -t 1 ]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi; }
 
 step "build a tiny OCI image from Debian's busybox-static (offline)"
 "$top/scripts/mkimage-busybox.sh" "$work/busybox-oci" docker.io/library/busybox:latest

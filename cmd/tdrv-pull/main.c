@@ -1,5 +1,6 @@
 /* tdrv-pull: fetch an image named by a task document (or IMAGE) and store it. */
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -20,6 +21,13 @@ static const char usage[] =
     "Options:\n"
     "      --parse REF         print REF normalized as Docker does; no network\n"
     "      --task GROUP/TASK   the task of a Nomad job document ({\"Job\": ...})\n"
+    "      --platform P        os/arch[/variant] to pull from an index (default: the host)\n"
+    "      --pull-policy P     never, new or update (default: the driver's rule)\n"
+    "      --max-concurrent N  blobs downloaded at once (default 4)\n"
+    "      --ca-file FILE      trust the CA certificates in FILE (PEM) too\n"
+    "      --progress MODE     bar, json (JSON Lines on stderr) or none\n"
+    "      --to TARGET         store, or docker (a Docker Engine; the default for driver\n"
+    "                          \"docker\")\n"
     "      --load PATH         load the image from a docker-archive, oci-archive, OCI\n"
     "                          layout directory or ACI (as config.load)\n"
     "      --rootfs DIR        also write the image's flattened root filesystem to DIR\n"
@@ -41,10 +49,27 @@ static const struct tdrv_tool tool = {.name = "tdrv-pull", .usage = usage};
 enum {
     OPT_PARSE = TDRV_OPT_TOOL_BASE,
     OPT_TASK,
+    OPT_PLATFORM,
+    OPT_POLICY,
+    OPT_MAXC,
+    OPT_CA,
+    OPT_PROGRESS,
+    OPT_TO,
     OPT_LOAD,
     OPT_ROOTFS,
     OPT_ROOT,
 };
+
+static int parse_enum(const char *opt, const char *v, const char *const *names, int *out,
+                      struct tdrv_err *err)
+{
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(v, names[i])) {
+            *out = i;
+            return 0;
+        }
+    return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "invalid %s '%s'", opt, v);
+}
 
 struct opts {
     const char *parse;
@@ -57,11 +82,22 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct tdrv_err *er
         TDRV_STD_LONGOPTS,
         {"parse", required_argument, NULL, OPT_PARSE},
         {"task", required_argument, NULL, OPT_TASK},
+        {"platform", required_argument, NULL, OPT_PLATFORM},
+        {"pull-policy", required_argument, NULL, OPT_POLICY},
+        {"max-concurrent", required_argument, NULL, OPT_MAXC},
+        {"ca-file", required_argument, NULL, OPT_CA},
+        {"progress", required_argument, NULL, OPT_PROGRESS},
+        {"to", required_argument, NULL, OPT_TO},
         {"load", required_argument, NULL, OPT_LOAD},
         {"rootfs", required_argument, NULL, OPT_ROOTFS},
         {"root", required_argument, NULL, OPT_ROOT},
         {NULL, 0, NULL, 0},
     };
+    static const char *const policies[] = {"", "never", "new", "update", NULL};
+    static const char *const modes[] = {"auto", "none", "bar", "json", NULL};
+    static const char *const targets[] = {"auto", "store", "docker", NULL};
+    uint64_t n = 0;
+    int v = 0;
     int c;
 
     tdrv_cli_init(&tool);
@@ -72,6 +108,36 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct tdrv_err *er
             break;
         case OPT_TASK:
             o->pull.task_select = optarg;
+            break;
+        case OPT_PLATFORM:
+            o->pull.platform = optarg;
+            break;
+        case OPT_POLICY:
+            if (!*optarg || parse_enum("--pull-policy", optarg, policies, &v, err) < 0)
+                return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0,
+                                     "invalid --pull-policy '%s' (expected never, new or update)",
+                                     optarg);
+            o->pull.policy = (enum tdrv_pull_policy)v;
+            break;
+        case OPT_MAXC:
+            if (tdrv_parse_u64(optarg, 1, 64, &n, err) < 0) {
+                err->code = TDRV_E_USAGE;
+                return tdrv_err_wrap(err, "--max-concurrent");
+            }
+            o->pull.max_concurrent = (unsigned)n;
+            break;
+        case OPT_CA:
+            o->pull.ca_file = optarg;
+            break;
+        case OPT_PROGRESS:
+            if (parse_enum("--progress", optarg, modes, &v, err) < 0)
+                return -1;
+            o->pull.progress = (enum tdrv_progress_mode)v;
+            break;
+        case OPT_TO:
+            if (parse_enum("--to", optarg, targets, &v, err) < 0)
+                return -1;
+            o->pull.to = (enum tdrv_pull_target)v;
             break;
         case OPT_LOAD:
             o->pull.load = optarg;

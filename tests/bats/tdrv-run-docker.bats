@@ -250,6 +250,17 @@ EOF
     docker rm -f "web-$ALLOC" >/dev/null
 }
 
+@test "interactive: stdin attached, and the end of tdrv-run's stdin is the task's" {
+    # tdrv-run reads its stdin to the end for the document: the task sees that end at once
+    # (with OpenStdin and no StdinOnce, `cat` would wait for ever)
+    keep_containers
+    run --separate-stderr timeout 60 "$TDRV_RUN_DOCKER" < <(task '"command":"sh","args":["-c","cat; echo end"],"interactive":true')
+    assert_success
+    assert_line end
+    jq -e '.OpenStdin and .StdinOnce' <<<"$(inspect Config)"
+    docker rm -f "web-$ALLOC" >/dev/null
+}
+
 @test "unknown option is 65 naming it; --dry-run prints the create body" {
     run --separate-stderr -125 "$TDRV_RUN_DOCKER" < <(sh_task 'true' '' '"bogus_opt":1')
     jq -e '.error.exit == 65 and (.error.message | contains("bogus_opt"))' <<<"$output"
@@ -278,6 +289,42 @@ EOF
     docker rmi "tdrv-test/loaded:$ALLOC" >/dev/null
 }
 
+@test "image missing from the Engine: pulled through it from a loopback registry; auth redacted" {
+    command -v docker-registry >/dev/null || skip "needs docker-registry"
+    command -v skopeo >/dev/null || skip "needs skopeo"
+    port=$(tdrv_free_port 41000 45999)
+    printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+        "$BATS_TEST_TMPDIR/reg" "$port" >"$BATS_TEST_TMPDIR/reg.yml"
+    docker-registry serve "$BATS_TEST_TMPDIR/reg.yml" >"$BATS_TEST_TMPDIR/reg.log" 2>&1 &
+    reg=$!
+    for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+    skopeo copy -q --dest-tls-verify=false "docker-archive:$TDRV_ENGINE_DIR/img.tar" \
+        "docker://127.0.0.1:$port/t/bb:$port"
+    doc=$(task '"command":"echo","args":["pulled"],"auth":{"username":"u","password":"s3cret"}' |
+        jq -c --arg i "127.0.0.1:$port/t/bb:$port" '.config.image = $i')
+    run --separate-stderr "$TDRV_RUN_DOCKER" <<<"$doc"
+    assert_success
+    assert_line pulled
+    jq -e '.config.auth.password == "<redacted>"' <<<"${lines[-1]}"
+    ! grep -rq s3cret "$TDRV_ROOT/allocs/$ALLOC" || false
+    [[ "$output$stderr" != *s3cret* ]]
+    # tdrv-pull --to docker | tdrv-run: the pull is tdrv-pull's, the run does not pull again
+    docker rmi "127.0.0.1:$port/t/bb:$port" >/dev/null
+    ALLOC=$(cat /proc/sys/kernel/random/uuid)
+    doc=$(task '"command":"echo","args":["piped"],"auth":{"username":"u","password":"s3cret"}' |
+        jq -c --arg i "127.0.0.1:$port/t/bb:$port" '.config.image = $i')
+    run --separate-stderr bash -c 'tdrv-pull | tdrv-run' <<<"$doc"
+    assert_success
+    assert_line piped
+    jq -e '.image.engine == "docker" and .config.auth.password == "<redacted>"' <<<"${lines[-1]}"
+    # a tag the registry does not have
+    ALLOC=$(cat /proc/sys/kernel/random/uuid)
+    run --separate-stderr -125 "$TDRV_RUN_DOCKER" < <(task '"command":"true"' | jq -c --arg i "127.0.0.1:$port/t/bb:nope" '.config.image = $i')
+    tdrv_stop_pid "$reg"
+    jq -e '.error.exit == 66 and .error.code == "image_not_found"' <<<"$output"
+    docker rmi "127.0.0.1:$port/t/bb:$port" >/dev/null
+}
+
 @test "detach, inspect, exec, signal, logs, list, wait" {
     doc=$(sh_task 'trap "echo got-usr2" USR2; echo started; while :; do sleep 0.1; done')
     run --separate-stderr "$TDRV_RUN_DOCKER" -d <<<"$doc"
@@ -302,6 +349,10 @@ EOF
     (sleep 1; docker kill -s KILL "web-$ALLOC" >/dev/null) &
     run --separate-stderr -137 "$TDRV_RUN_DOCKER" --wait <<<"$h"
     jq -e '.result.exit_code == 137' <<<"$output"
+    # the container is gone (gc.container): --inspect answers from state.json
+    run --separate-stderr "$TDRV_RUN_DOCKER" --inspect --alloc "$ALLOC" --task web
+    assert_success
+    jq -e '.state == "exited" and .running == false and .exit_code == 137' <<<"$output"
 }
 
 @test "stop: kill_signal, then SIGKILL after kill_timeout; the lease is held until the end" {
@@ -311,7 +362,7 @@ EOF
     run flock -n "$lease" true
     assert_failure
     start=$(date +%s%N)
-    run --separate-stderr -137 "$TDRV_RUN_DOCKER" --stop <<<"$h"
+    run --separate-stderr -137 "$TDRV_RUN_DOCKER" --stop --alloc "$ALLOC" --task web
     elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
     jq -e '.result.exit_code == 137' <<<"$output"
     # sleep as PID 1 ignores SIGUSR1: only the SIGKILL after kill_timeout ends it

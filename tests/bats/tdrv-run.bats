@@ -16,8 +16,12 @@ setup() {
 }
 
 teardown() {
-    local t
+    local t l
     for p in "${PIDS[@]}"; do tdrv_stop_pid "$p"; done
+    # a foreground run tears down in the background after its result: wait for the leases
+    for l in "$TDRV_ROOT"/allocs/*/*/lease; do
+        [ -e "$l" ] && flock -w 30 "$l" true 2>/dev/null || true
+    done
     # containers this test left (its own runtime root only), then their mounts
     if [ -d "$TDRV_RUN/runtime" ]; then
         for t in $(runc --root "$TDRV_RUN/runtime" list -q 2>/dev/null); do
@@ -227,9 +231,12 @@ task() {
     assert_line --index 0 out
     jq -e '.result.exit_code == 42 and .result.signal == 0 and .result.started_at and .result.finished_at' <<<"${lines[1]}"
     jq -e '.state == "exited" and .result.exit_code == 42' "$TDRV_ROOT/allocs/$ALLOC/t/state.json"
-    # cleaned up: no container, no bundle, no mount
+    # cleaned up (by the time the lease is free): no container, no bundle, no mount
+    flock -w 30 "$TDRV_ROOT/allocs/$ALLOC/t/lease" true
     [ -z "$(runc --root "$TDRV_RUN/runtime" list -q)" ]
     [ -z "$(ls "$TDRV_RUN/tasks")" ]
+    [ -z "$(find /sys/fs/cgroup -maxdepth 6 -type d -name "t-$ALLOC" 2>/dev/null)" ]
+    ! grep -q " $TDRV_RUN/" /proc/self/mounts
 }
 
 @test "a command that is not found is 127, one that cannot run 126" {
@@ -312,4 +319,92 @@ task() {
     run --separate-stderr -75 tdrv-run < <(task s true)
     jq -e '.error.code == "task_running"' <<<"$output"
     tdrv-run --stop <"$BATS_TEST_TMPDIR/h.json" >/dev/null
+}
+
+@test "privileged with allow_privileged: every capability we hold, no seccomp, mount works" {
+    needs_root
+    load_image
+    printf 'allow_privileged: true\n' >"$TDRV_CONFIG"
+    run --separate-stderr tdrv-run --result-fd 3 3>/dev/null < <(task p \
+        'grep -E "^(CapEff|Seccomp):" /proc/self/status; mount -t tmpfs x /tmp && echo mounted; ls /dev' \
+        '{"config":{"privileged":true}}')
+    assert_success
+    # the host's devices are there (docker --privileged)
+    for d in /dev/loop0 /dev/kmsg /dev/fuse; do
+        if [ -c "$d" ] || [ -b "$d" ]; then assert_line "$(basename "$d")"; fi
+    done
+    eff=$(awk '/CapEff/ {print $2}' <<<"$output")
+    [ $((0x$eff & (1 << 21))) -ne 0 ] # SYS_ADMIN
+    assert_line "Seccomp:	0"
+    assert_line mounted
+}
+
+@test "the default seccomp profile denies unshare; network mode none has only loopback" {
+    needs_root
+    load_image
+    run --separate-stderr -1 tdrv-run --result-fd 3 3>/dev/null < <(task s \
+        'grep Seccomp: /proc/self/status; ls /sys/class/net; unshare -n true' '{"config":{"network_mode":"none"}}')
+    assert_line "Seccomp:	2"
+    assert_line lo
+    [ "${#lines[@]}" -eq 2 ]
+    [[ "$stderr" == *"Operation not permitted"* ]]
+}
+
+@test "a reader of stdout that goes away does not kill the supervisor" {
+    needs_root
+    load_image
+    task t 'echo first; sleep 0.5; i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i+1)); done; exit 4' \
+        >"$BATS_TEST_TMPDIR/t.json"
+    run bash -c "tdrv-run --result-fd 3 <'$BATS_TEST_TMPDIR/t.json' 3>'$BATS_TEST_TMPDIR/r.json' | head -n1; echo \"\${PIPESTATUS[0]}\""
+    assert_line --index 0 first
+    assert_line --index 1 4
+    jq -e '.result.exit_code == 4' "$BATS_TEST_TMPDIR/r.json"
+    tail -n1 "$TDRV_ROOT/allocs/$ALLOC/t/logs/stdout.log" | grep -qx "line 1999"
+}
+
+@test "--logs --follow prints until the task ends" {
+    needs_root
+    load_image
+    tdrv-run --detach < <(task f 'for i in 1 2 3 4 5; do echo tick $i; sleep 0.2; done; echo oops >&2') \
+        >"$BATS_TEST_TMPDIR/h.json"
+    run --separate-stderr timeout 20 tdrv-run --logs --follow <"$BATS_TEST_TMPDIR/h.json"
+    assert_success
+    assert_line --index 0 "tick 1"
+    assert_line --index 4 "tick 5"
+    [ "$stderr" = oops ]
+}
+
+@test "handle operations on an unknown task are 66; --list of an empty host is empty" {
+    run --separate-stderr -66 tdrv-run --inspect --alloc nope --task web
+    jq -e '.error.code == "task_not_found"' <<<"$output"
+    [ "$stderr" = "tdrv-run: error: no task 'web' in allocation 'nope'" ]
+    run --separate-stderr tdrv-run --list
+    assert_output '{"tasks":[]}'
+    run --separate-stderr -64 tdrv-run --wait --stop
+    [ "$stderr" = "tdrv-run: error: conflicting actions" ] || [ "${stderr_lines[0]}" = "tdrv-run: error: conflicting actions" ]
+    run --separate-stderr -64 tdrv-run --signal SIGNOPE --alloc a --task b
+    run --separate-stderr -64 tdrv-run --follow < /dev/null
+}
+
+@test "the README pipeline: tdrv-pull | tdrv-ports | tdrv-run serves on the allocated host port" {
+    needs_root
+    command -v curl >/dev/null || skip "needs curl"
+    load_image
+    # The task is bridged on tdrv's default network: remove its bridge and IPAM
+    # directory afterwards unless they were there before this test.
+    if ip link show tdrv0 >/dev/null 2>&1; then had_bridge=1; else had_bridge=0; fi
+    printf 'host_ip: 127.0.0.1\n' >"$TDRV_CONFIG"
+    printf 'task: web\nalloc_id: %s\nkill_timeout: 1s\nconfig:\n  image: busybox\n  args: ["httpd", "-f", "-p", "${NOMAD_PORT_http}", "-h", "/etc"]\nnetwork:\n  ports: [{label: http, to: 8080}]\n' \
+        "$ALLOC" >"$BATS_TEST_TMPDIR/web.yaml"
+    tdrv-pull <"$BATS_TEST_TMPDIR/web.yaml" | tdrv-ports | tdrv-run --detach >"$BATS_TEST_TMPDIR/h.json"
+    port=$(jq -r '.ports[0].value' "$BATS_TEST_TMPDIR/h.json")
+    for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/group" >"$BATS_TEST_TMPDIR/got" && break; sleep 0.1; done
+    grep -q '^root:x:0:' "$BATS_TEST_TMPDIR/got"
+    run --separate-stderr tdrv-run --stop <"$BATS_TEST_TMPDIR/h.json"
+    jq -e '.result.signal == 9' <<<"$output"
+    tdrv-ports --release --alloc "$ALLOC" >/dev/null
+    if [ "$had_bridge" = 0 ]; then
+        ip link del tdrv0 2>/dev/null || true
+        rm -rf /var/lib/cni/networks/tdrv
+    fi
 }

@@ -599,7 +599,7 @@ static const struct spec_case cases[] = {
      NULL,
      0,
      NULL,
-     {{"Tty", "true"}, {"OpenStdin", "true"}, {"AttachStdin", "true"}}},
+     {{"Tty", "true"}, {"OpenStdin", "true"}, {"AttachStdin", "true"}, {"StdinOnce", "true"}}},
     {"logging type wins",
      DOC(IMG ",\"logging\":{\"type\":\"json-file\",\"driver\":\"fluentd\"}"),
      0,

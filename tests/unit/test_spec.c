@@ -57,7 +57,8 @@ static const struct {
      "config.command: command contains extra white space"},
     {"{\"config\":{\"image\":\"i\"}}", "{}", 0, NULL, NULL, 65,
      "config.command: no command given and the image has no Entrypoint or Cmd"},
-    {"{\"config\":{\"image\":\"i\",\"command\":\"c\",\"args\":[\"${NOMAD_PORT_http}\","
+    {"{\"config\":{\"image\":\"i\",\"network_mode\":\"host\",\"command\":\"c\","
+     "\"args\":[\"${NOMAD_PORT_http}\","
      "\"${NOMAD_META_team}\",\"${nope}\"]},\"meta\":{\"team\":\"infra\"},\"ports\":[{\"label\":"
      "\"http\",\"value\":20001,\"to\":80,\"host_ip\":\"127.0.0.1\"}]}",
      IMG_CMD, 0, "process.args", "[\"c\",\"20001\",\"infra\",\"${nope}\"]", 0, NULL},
@@ -203,6 +204,9 @@ static const struct {
     {"{\"driver\":\"containerd-driver\",\"config\":{\"image\":\"i\",\"seccomp_profile\":\"/p\"}}",
      IMG_EP, 0, NULL, NULL, 65,
      "config.seccomp_profile: seccomp must be set to true to use seccomp_profile"},
+    {"{\"config\":{\"image\":\"i\",\"security_opt\":[\"seccomp=/nonexistent.json\"]}}", IMG_EP, 0,
+     NULL, NULL, 66,
+     "config.seccomp_profile: unable to open '/nonexistent.json': No such file or directory"},
     {"{\"config\":{\"image\":\"i\",\"readonly_rootfs\":true}}", IMG_EP, 0, "root.readonly", "true",
      0, NULL},
     {"{\"config\":{\"image\":\"i\"}}", IMG_EP, 0, "linux.readonlyPaths",
@@ -248,8 +252,13 @@ static const struct {
      "[{\"type\":\"pid\"},{\"type\":\"ipc\"},{\"type\":\"uts\"},{\"type\":\"mount\"},{"
      "\"type\":\"network\"}]",
      0, NULL},
-    {"{\"config\":{\"image\":\"i\"},\"network\":{\"mode\":\"bridge\"}}", IMG_EP, 0, NULL, NULL, 65,
-     "network mode 'bridge' is not supported yet by the oci backend (host, none)"},
+    {"{\"config\":{\"image\":\"i\"},\"network\":{\"mode\":\"bridge\"}}", IMG_EP, 0,
+     "linux.namespaces",
+     "[{\"type\":\"pid\"},{\"type\":\"ipc\"},{\"type\":\"uts\"},{\"type\":\"mount\"},{"
+     "\"type\":\"network\"}]",
+     0, NULL},
+    {"{\"config\":{\"image\":\"i\"},\"network\":{\"mode\":\"weird\"}}", IMG_EP, 0, NULL, NULL, 65,
+     "request.network.mode: 'weird' is not supported (host, none, bridge, group, cni/<name>)"},
     {"{\"config\":{\"image\":\"i\",\"pid_mode\":\"host\"}}", IMG_EP, 0, NULL, NULL, 77,
      "config.pid_mode: host namespaces need allow_privileged in the operator's config"},
     {"{\"config\":{\"image\":\"i\",\"sysctl\":{\"net.core.somaxconn\":\"1024\"}}}", IMG_EP, 0, NULL,

@@ -8,7 +8,10 @@ plus the differential-test images. Usage:
   layers.py build CASE LAYOUT HOST    write an OCI layout (ref test/case:CASE); HOST is a
                                       scratch dir outside the rootfs for host-path shapes
   layers.py check CASE ROOTFS HOST    verify the flattened rootfs; exit 1 listing failures
-  layers.py image NAME LAYOUT [COMP]  a differential-test image (COMP gzip|zstd|none)
+  layers.py image NAME LAYOUT [COMP]  a differential-test image (COMP gzip|zstd|none, or a
+                                      comma-separated list cycled over the layers)
+  layers.py archive KIND NAME FILE    that image as docker-legacy, docker-oci, oci-archive,
+                                      oci-archive-gz, aci or aci-gz (first layer only)
 """
 import gzip, hashlib, io, json, os, stat, subprocess, sys, tarfile
 
@@ -146,9 +149,13 @@ class Check:
 CASES = {}
 
 def case(cid, layers, expect="ok", check=None, fmt=tarfile.PAX_FORMAT, trailer=b"",
-         comp="gzip"):
+         comp="gzip", overlay=True):
+    """overlay=False: the overlay view legitimately differs from the flattened rootfs. Each
+    layer is unpacked on its own into its lower dir, so an entry cannot go through a symlink
+    a lower layer made (tdrv makes a directory in the upper layer instead); still nothing
+    leaves the root."""
     CASES[cid] = dict(layers=layers, expect=expect, check=check, fmt=fmt, trailer=trailer,
-                      comp=comp)
+                      comp=comp, overlay=overlay)
 
 P = b"root:x:0:0::/root:/bin/sh\n"
 case("01-dotdot-prefix", [[F("../file", b"x")]], check=lambda c: c.file("file", b"x"))
@@ -157,7 +164,7 @@ case("03-absolute", [[D("etc"), F("/etc/passwd", P)]], check=lambda c: c.file("e
 for n, t in (("root", "/"), ("garbage1", "/../"), ("garbage2", "/../../../"),
              ("garbage3", "/./.././.."), ("dotdot", "..")):
     case(f"04-symlink-{n}", [[L("link", t)], [F("link/file", b"y")]],
-         check=lambda c: c.file("file", b"y"))
+         check=lambda c: c.file("file", b"y"), overlay=False)
 case("05-symlink-absolute", [[D("etc"), L("localetc", "/etc"), F("/localetc/unbroken", b"u")]],
      check=lambda c: c.file("etc/unbroken", b"u"))
 case("06-symlink-up-and-out",
@@ -239,12 +246,12 @@ case("20-whiteout-symlink",
 case("21-whiteout-symlink-path",
      [[D("etc"), F("etc/whitedout"), F("etc/kept"), L("localetc", "/etc")],
       [F("localetc/.wh.whitedout")]],
-     check=lambda c: (c.absent("etc/whitedout"), c.file("etc/kept")))
+     check=lambda c: (c.absent("etc/whitedout"), c.file("etc/kept")), overlay=False)
 case("22-whiteout-dir-name", [[F(".wh.etc/somefile", b"s")]],
      check=lambda c: c.file(".wh.etc/somefile", b"s"))
 case("23-whiteout-dead-symlink-parent",
      [[D("etc"), F("etc/x"), L("localetc", "/dne")], [F("localetc/.wh.etc")]],
-     check=lambda c: (c.file("etc/x"), c.link("localetc", "/dne")))
+     check=lambda c: (c.file("etc/x"), c.link("localetc", "/dne")), overlay=False)
 case("24-whiteout-relative-path", [[D("etc"), F("etc/x")], [F("dne/../.wh.etc")]],
      check=lambda c: c.absent("etc"))
 case("25-upper-whiteout",
@@ -290,6 +297,15 @@ case("34-trailing-junk-tar", [[F("f", b"f")]], trailer=b"\0" * 4096 + b"junk" * 
      check=lambda c: c.file("f", b"f"))
 case("34-trailing-junk-gzip", [[F("f", b"f")]], comp="gzip+junk",
      check=lambda c: c.file("f", b"f"))
+DEEP = "/".join(["d"] * 1500)
+case("x-deep-nesting", [[F(DEEP + "/f", b"deep"), L("s", DEEP), F("s/g", b"g")],
+                        [F(DEEP + "/.wh.f"), F("s/.wh.g")]],
+     check=lambda c: (c.absent(DEEP + "/f"), c.absent(DEEP + "/g"), c.dir(DEEP)),
+     overlay=False)
+case("x-dangling-symlink-parent", [[L("a", "/b/c"), F("a/f", b"f")]],
+     check=lambda c: (c.link("a", "/b/c"), c.file("b/c/f", b"f")))
+case("x-symlink-loop-parent", [[L("l1", "l2"), L("l2", "l1"), F("l1/f", b"f")]],
+     expect="reject")
 case("35-hardlink-before-target", [[H("link", "target"), F("target", b"t")]], expect="reject")
 case("35-hardlink-to-lower", [[F("target", b"t")], [H("link", "target")]], expect="reject")
 
@@ -332,12 +348,112 @@ def img_replace():
 IMAGES = {"smallfiles": img_smallfiles, "links": img_links, "whiteouts": img_whiteouts,
           "replace": img_replace}
 
+def tar_of(files, gz=False):
+    """files: list of (name, bytes | ("symlink", target) | ("dir",))."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, data in files:
+            ti = tarfile.TarInfo(name)
+            ti.mtime = 0
+            if isinstance(data, tuple) and data[0] == "symlink":
+                ti.type, ti.linkname = tarfile.SYMTYPE, data[1]
+                tf.addfile(ti)
+            elif isinstance(data, tuple):
+                ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+                tf.addfile(ti)
+            else:
+                ti.size, ti.mode = len(data), 0o644
+                tf.addfile(ti, io.BytesIO(data))
+    out = buf.getvalue()
+    return gzip.compress(out, mtime=0) if gz else out
+
+def archive(kind, name, out):
+    """An image of IMAGES as a docker-archive (legacy or OCI layout), an oci-archive or an
+    ACI (one flattened layer: the ACI's rootfs is the image's first layer)."""
+    tars = [make_tar(l) for l in IMAGES[name]()]
+    diffs = ["sha256:" + hashlib.sha256(t).hexdigest() for t in tars]
+    cfg = json.dumps({"architecture": host_arch(), "os": "linux",
+                      "config": {"Cmd": ["/bin/tool"]},
+                      "rootfs": {"type": "layers", "diff_ids": diffs}}).encode()
+    ch = hashlib.sha256(cfg).hexdigest()
+    tag = f"test/{name}:latest"
+    files = []
+    if kind == "docker-legacy":
+        ids = []
+        for i, t in enumerate(tars):
+            lid = hashlib.sha256(b"v1id%d" % i + t).hexdigest()
+            ids.append(lid)
+            files += [(f"{lid}/", ("dir",)), (f"{lid}/VERSION", b"1.0"),
+                      (f"{lid}/json", json.dumps({"id": lid}).encode()),
+                      (f"{lid}/layer.tar", t)]
+        # docker deduplicates a repeated layer with a symlink to the first copy
+        dup = hashlib.sha256(b"dup").hexdigest()
+        files += [(f"{dup}/", ("dir",)), (f"{dup}/layer.tar", ("symlink", f"../{ids[0]}/layer.tar"))]
+        files += [(f"{ch}.json", cfg),
+                  ("manifest.json", json.dumps([{"Config": f"{ch}.json", "RepoTags": [tag],
+                                                 "Layers": [f"{i}/layer.tar" for i in ids]}]).encode()),
+                  ("repositories", json.dumps({f"test/{name}": {"latest": ids[-1]}}).encode())]
+        data = tar_of(files)
+    elif kind in ("docker-oci", "oci-archive", "oci-archive-gz"):
+        blobs = {}
+        def put(b):
+            h = hashlib.sha256(b).hexdigest()
+            blobs[h] = b
+            return h
+        put(cfg)
+        lh = [put(t) for t in tars]
+        man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                          "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                     "digest": "sha256:" + ch, "size": len(cfg)},
+                          "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                                      "digest": "sha256:" + h, "size": len(blobs[h])} for h in lh]}).encode()
+        mh = put(man)
+        ann = {"org.opencontainers.image.ref.name": "latest",
+               "io.containerd.image.name": "docker.io/" + tag} if kind == "docker-oci" else \
+              {"org.opencontainers.image.ref.name": tag}
+        index = json.dumps({"schemaVersion": 2, "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + mh,
+             "size": len(man), "annotations": ann}]}).encode()
+        files = [("blobs/", ("dir",)), ("blobs/sha256/", ("dir",))]
+        files += [(f"blobs/sha256/{h}", b) for h, b in blobs.items()]
+        files += [("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'), ("index.json", index)]
+        if kind == "docker-oci":
+            files += [("manifest.json", json.dumps([{"Config": f"blobs/sha256/{ch}", "RepoTags": [tag],
+                                                     "Layers": [f"blobs/sha256/{h}" for h in lh]}]).encode())]
+        data = tar_of(files, gz=kind.endswith("-gz"))
+    elif kind in ("aci", "aci-gz"):
+        man = json.dumps({"acKind": "ImageManifest", "acVersion": "0.8.11", "name": f"example.com/{name}",
+                          "labels": [{"name": "version", "value": "1.0"}, {"name": "os", "value": "linux"},
+                                     {"name": "arch", "value": host_arch()}],
+                          "app": {"exec": ["/bin/tool", "--flag"], "user": "0", "group": "0",
+                                  "workingDirectory": "/bin",
+                                  "environment": [{"name": "A", "value": "b"}]}}).encode()
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+            ti = tarfile.TarInfo("manifest"); ti.size = len(man); tf.addfile(ti, io.BytesIO(man))
+            ti = tarfile.TarInfo("rootfs"); ti.type = tarfile.DIRTYPE; ti.mode = 0o755; tf.addfile(ti)
+            with tarfile.open(fileobj=io.BytesIO(tars[0])) as src:
+                for m in src.getmembers():
+                    m.name = "rootfs/" + m.name
+                    if m.islnk():
+                        m.linkname = "rootfs/" + m.linkname
+                    tf.addfile(m, src.extractfile(m) if m.isreg() else None)
+        data = buf.getvalue()
+        if kind == "aci-gz":
+            data = gzip.compress(data, mtime=0)
+    else:
+        sys.exit("unknown archive kind " + kind)
+    with open(out, "wb") as f:
+        f.write(data)
+
 def main():
     cmd = sys.argv[1]
     if cmd == "list":
         print("\n".join(CASES))
     elif cmd == "expect":
         print(CASES[sys.argv[2]]["expect"])
+    elif cmd == "overlay-same":
+        print("yes" if CASES[sys.argv[2]]["overlay"] else "no")
     elif cmd == "build":
         cid, out, host = sys.argv[2], sys.argv[3], os.path.abspath(sys.argv[4])
         c = CASES[cid]
@@ -379,6 +495,8 @@ def main():
         comp = sys.argv[4] if len(sys.argv) > 4 else "gzip"
         layers = [make_tar(l) for l in IMAGES[name]()]
         print(write_layout(out, f"test/{name}:latest", layers, comp.split(",")))
+    elif cmd == "archive":
+        archive(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         sys.exit("unknown command " + cmd)
 

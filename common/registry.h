@@ -1,0 +1,110 @@
+#ifndef TDRV_REGISTRY_H
+#define TDRV_REGISTRY_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "err.h"
+#include "platform.h"
+#include "ref.h"
+
+/*
+ * The registry side of a pull (OCI distribution spec / Docker Registry HTTP API v2),
+ * over libcurl. This file includes <curl/curl.h> besides http.c: it drives a curl
+ * multi handle of streaming blob transfers, which http.c's one-request wrapper does not.
+ *
+ * Errors carry the words of docs/tdrv-pull.md: auth_failed (77), image_not_found (66),
+ * registry_unreachable (69), digest_mismatch (76), timeout (75), invalid_reference (65).
+ */
+
+#define TDRV_MAX_MANIFEST (4u * 1048u * 1048u)
+
+enum tdrv_progress_mode {
+    TDRV_PROGRESS_AUTO = 0, /* a bar when stderr is a terminal, else nothing */
+    TDRV_PROGRESS_NONE,
+    TDRV_PROGRESS_BAR,
+    TDRV_PROGRESS_JSON, /* JSON Lines events on stderr */
+};
+
+struct tdrv_registry_opts {
+    const char *ca_file;          /* extra CA bundle (PEM) */
+    int insecure_tls;             /* insecure_options tls: do not verify certificates */
+    int insecure_http;            /* insecure_options http: plain HTTP allowed */
+    unsigned max_concurrent;      /* blobs at once (default 4) */
+    int64_t pull_timeout_ms;      /* the whole pull (image_pull_timeout, default 5m) */
+    int64_t activity_timeout_ms;  /* no byte for that long (pull_activity_timeout, 2m) */
+    unsigned retries;             /* per request, on connection loss, 429 and 5xx (4) */
+    const struct tdrv_cred *cred; /* resolved credentials, or NULL: anonymous */
+    enum tdrv_progress_mode progress;
+};
+
+struct tdrv_registry;
+
+/* Connect to ref's registry: choose https/http, ping /v2/, learn its challenge. */
+int tdrv_registry_open(struct tdrv_registry **out, const struct tdrv_ref *ref,
+                       const struct tdrv_registry_opts *o, struct tdrv_err *err);
+void tdrv_registry_free(struct tdrv_registry *r);
+/* "https://host" the registry answered on. */
+const char *tdrv_registry_base(const struct tdrv_registry *r);
+
+/* A verified manifest (or index) as the registry sent it. */
+struct tdrv_manifest {
+    struct tdrv_buf body;
+    char media_type[128];
+    char digest[160];
+    cJSON *json;
+};
+void tdrv_manifest_release(struct tdrv_manifest *m);
+#define cleanup_manifest __attribute__((cleanup(tdrv_manifest_release)))
+
+/*
+ * HEAD /v2/<name>/manifests/<reference>: the digest the registry has, without a pull
+ * (Docker Hub counts GETs). Returns 0 with digest filled, or -1 (66 when absent).
+ */
+int tdrv_registry_head(struct tdrv_registry *r, const char *reference, char *digest, size_t len,
+                       struct tdrv_err *err);
+
+/*
+ * Resolve a tag or digest to one image manifest: GET with the Accept list, verify the
+ * digest (the requested one, or Docker-Content-Digest), refuse schema 1, and follow a
+ * manifest list / OCI index to the platform's entry. *index receives the index when
+ * there was one (its digest is the reference's), *man the image manifest.
+ */
+int tdrv_registry_resolve(struct tdrv_registry *r, const char *reference,
+                          const struct tdrv_platform *want, int strict, struct tdrv_manifest *index,
+                          struct tdrv_manifest *man, struct tdrv_err *err);
+
+/* Fetch a small blob (a config) into memory, verified. */
+int tdrv_registry_blob_get(struct tdrv_registry *r, const char *digest, uint64_t size,
+                           struct tdrv_buf *out, struct tdrv_err *err);
+
+/*
+ * A blob to stream. The registry checks size and digest as bytes arrive and feeds them
+ * to write(); reset() starts the sink over when a resumed transfer cannot continue at
+ * its offset; done() is called once the blob is complete (size checked here; the digest
+ * here too unless sink_verifies, when the sink's done() must verify it and fail with 76).
+ */
+struct tdrv_blob_job {
+    const char *digest;
+    uint64_t size;
+    const cJSON *urls; /* foreign layer URLs, tried before the registry */
+    const char *label; /* for progress: the short digest */
+    uint64_t offset;   /* bytes the sink already holds (a resumed partial) */
+    int sink_verifies; /* done() checks the digest (the prefix was hashed elsewhere) */
+    void *ctx;
+    int (*write)(void *ctx, const void *p, size_t n, struct tdrv_err *err);
+    int (*reset)(void *ctx, struct tdrv_err *err);
+    int (*done)(void *ctx, struct tdrv_err *err);
+};
+
+/* Stream every job, max_concurrent at a time, retrying and resuming with Range. */
+int tdrv_registry_fetch(struct tdrv_registry *r, struct tdrv_blob_job *jobs, size_t n,
+                        struct tdrv_err *err);
+
+/* A well-formed sha256/sha512 digest string? */
+int tdrv_digest_valid(const char *digest);
+
+#endif

@@ -1,0 +1,225 @@
+/* The store's ingest API as the registry client uses it: resumable verified blobs, a layer
+ * unpacked while it streams, images recorded and looked up, and a task's rootfs. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "digest.h"
+#include "fs.h"
+#include "json.h"
+#include "mem.h"
+#include "store.h"
+#include "tap.h"
+
+void test_store(void);
+
+/* A ustar archive holding one regular file. */
+static size_t make_tar(unsigned char *t, const char *name, const char *data)
+{
+    size_t n = strlen(data);
+    unsigned sum = 0;
+
+    memset(t, 0, 2048);
+    snprintf((char *)t, 100, "%s", name);
+    snprintf((char *)t + 100, 8, "%07o", 0644);
+    snprintf((char *)t + 108, 8, "%07o", 0);
+    snprintf((char *)t + 116, 8, "%07o", 0);
+    snprintf((char *)t + 124, 12, "%011o", (unsigned)n);
+    snprintf((char *)t + 136, 12, "%011o", 0);
+    t[156] = '0';
+    memcpy(t + 257, "ustar", 6);
+    memcpy(t + 263, "00", 2);
+    memset(t + 148, ' ', 8);
+    for (int i = 0; i < 512; i++)
+        sum += t[i];
+    snprintf((char *)t + 148, 8, "%06o", sum);
+    memcpy(t + 512, data, n);
+    return 2048;
+}
+
+static int exists(const char *dir, const char *rel)
+{
+    cleanup_free char *p = tdrv_xasprintf("%s/%s", dir, rel);
+    struct stat st;
+
+    return lstat(p, &st) == 0;
+}
+
+void test_store(void)
+{
+    char tmpl[] = "/tmp/tdrv-store-XXXXXX";
+    char *top = mkdtemp(tmpl);
+    cleanup_free char *root = NULL;
+    struct tdrv_store s = {.root_fd = -1};
+    struct tdrv_err err = {0};
+    struct tdrv_blob_writer *w = NULL;
+    struct tdrv_layer_writer *lw = NULL;
+    unsigned char tar[2048];
+    size_t n = make_tar(tar, "hello", "hi\n");
+    char dg[TDRV_DIGEST_MAX];
+    struct tdrv_layer_desc desc;
+    cleanup_json cJSON *info = NULL;
+    const char *md = NULL;
+
+    if (!ok(top != NULL, "store: scratch dir"))
+        return;
+    root = tdrv_xasprintf("%s/root", top);
+    ok(tdrv_store_open(&s, root, &err) == 0, "store: open creates the layout");
+    ok(exists(root, "images/oci-layout") && exists(root, "images/index.json"),
+       "store: oci-layout and index.json");
+
+    /* resumable blob */
+    tdrv_digest_buf(TDRV_SHA256, tar, n, dg);
+    CHECK_INT(tdrv_store_blob_begin(&s, dg, (int64_t)n, &w, &err), 0, "blob: begin");
+    ok(tdrv_blob_write(w, tar, 1000, &err) == 0, "blob: write part");
+    tdrv_blob_abort(w);
+    CHECK_INT(tdrv_store_blob_begin(&s, dg, (int64_t)n, &w, &err), 0, "blob: begin again");
+    CHECK_INT(tdrv_blob_offset(w), 1000, "blob: resumes at the partial's length");
+    ok(tdrv_blob_write(w, tar + 1000, n - 1000, &err) == 0, "blob: write the rest");
+    CHECK_INT(tdrv_blob_commit(w, &err), 0, "blob: commit verifies");
+    ok(tdrv_store_blob_has(&s, dg), "blob: present");
+    CHECK_INT(tdrv_store_blob_begin(&s, dg, (int64_t)n, &w, &err), 1,
+              "blob: begin on a present blob says so");
+
+    /* mismatches */
+    {
+        char other[TDRV_DIGEST_MAX];
+
+        tdrv_digest_buf(TDRV_SHA256, "x", 1, other);
+        CHECK_INT(tdrv_store_blob_begin(&s, other, 3, &w, &err), 0, "blob: begin (bad data)");
+        tdrv_blob_write(w, "abc", 3, &err);
+        CHECK_INT(tdrv_blob_commit(w, &err), -1, "blob: wrong content refused");
+        CHECK_STR(err.word, "digest_mismatch", "blob: digest_mismatch");
+        CHECK_INT(err.code, 76, "blob: 76");
+        ok(!tdrv_store_blob_has(&s, other), "blob: nothing unverified kept");
+        tdrv_err_clear(&err);
+        CHECK_INT(tdrv_store_blob_begin(&s, other, 1, &w, &err), 0, "blob: begin (too long)");
+        CHECK_INT(tdrv_blob_write(w, "ab", 2, &err), -1, "blob: past the expected size");
+        CHECK_STR(err.word, "size_mismatch", "blob: size_mismatch");
+        tdrv_blob_discard(w);
+        tdrv_err_clear(&err);
+    }
+
+    /* a layer unpacked while it streams, interrupted and resumed */
+    {
+        unsigned char tar2[2048];
+        size_t n2 = make_tar(tar2, "etc/streamed", "streamed\n");
+
+        memset(&desc, 0, sizeof(desc));
+        tdrv_digest_buf(TDRV_SHA256, tar2, n2, desc.digest);
+        memcpy(desc.diff_id, desc.digest, sizeof(desc.diff_id));
+        desc.size = (int64_t)n2;
+        ok(tdrv_chain_ids(&desc, 1, &err) == 0, "layer: chain id");
+        CHECK_INT(tdrv_store_layer_begin(&s, &desc, &lw, &err), 0, "layer: begin");
+        ok(tdrv_layer_write(lw, tar2, 700, &err) == 0, "layer: write part");
+        tdrv_layer_abort(lw);
+        CHECK_INT(tdrv_store_layer_begin(&s, &desc, &lw, &err), 0, "layer: begin again");
+        CHECK_INT(tdrv_layer_offset(lw), 700, "layer: resumes at 700");
+        for (size_t off = 700; off < n2; off += 100)
+            tdrv_layer_write(lw, tar2 + off, n2 - off < 100 ? n2 - off : 100, &err);
+        CHECK_INT(tdrv_layer_commit(lw, &err), 0, "layer: commit");
+        if (err.code)
+            printf("# %s\n", err.msg);
+        ok(tdrv_store_layer_has(&s, desc.chain_id), "layer: in place");
+        {
+            cleanup_free char *p =
+                tdrv_xasprintf("layers/%s/etc/streamed", strchr(desc.chain_id, ':') + 1);
+
+            ok(exists(root, p), "layer: file unpacked");
+        }
+        CHECK_INT(tdrv_store_layer_begin(&s, &desc, &lw, &err), 1, "layer: nothing left to do");
+    }
+    {
+        struct tdrv_layer_desc bad = desc;
+        unsigned char tar3[2048];
+        size_t n3 = make_tar(tar3, "x", "x");
+
+        tdrv_digest_buf(TDRV_SHA256, tar3, n3, bad.digest);
+        bad.size = (int64_t)n3;
+        tdrv_digest_buf(TDRV_SHA256, "nope", 4, bad.diff_id);
+        tdrv_chain_ids(&bad, 1, &err);
+        CHECK_INT(tdrv_store_layer_begin(&s, &bad, &lw, &err), 0, "layer: begin (bad diff_id)");
+        tdrv_layer_write(lw, tar3, n3, &err);
+        CHECK_INT(tdrv_layer_commit(lw, &err), -1, "layer: diff_id mismatch refused");
+        CHECK_STR(err.word, "diff_id_mismatch", "layer: diff_id_mismatch");
+        ok(!tdrv_store_layer_has(&s, bad.chain_id), "layer: not renamed into place");
+        tdrv_err_clear(&err);
+    }
+
+    /* an image */
+    {
+        cleanup_free char *cfg = tdrv_xasprintf(
+            "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Cmd\":[\"sh\"]},"
+            "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\",\"%s\"]}}",
+            dg, desc.diff_id);
+        cleanup_free char *cfg_digest = NULL;
+        cleanup_free char *man = NULL;
+
+        ok(tdrv_store_blob_put(&s, NULL, cfg, strlen(cfg), &cfg_digest, &err) == 0,
+           "image: config stored");
+        man = tdrv_xasprintf(
+            "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+            "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+            "\"digest\":\"%s\",\"size\":%zu},\"layers\":["
+            "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\","
+            "\"size\":%zu},"
+            "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\","
+            "\"size\":%lld}]}",
+            cfg_digest, strlen(cfg), dg, n, desc.digest, (long long)desc.size);
+        CHECK_INT(
+            tdrv_store_image_put(&s, "docker.io/library/unit:1", man, strlen(man), &info, &err), 0,
+            "image: put");
+        if (err.code)
+            printf("# %s\n", err.msg);
+        tdrv_json_str(info, "manifest_digest", TDRV_REQUIRED, &md, &err);
+        ok(md != NULL, "image: manifest digest");
+    }
+    {
+        cleanup_json cJSON *a = NULL;
+        cleanup_json cJSON *b = NULL;
+        const char *ref = NULL;
+
+        CHECK_INT(tdrv_store_lookup(&s, "docker.io/library/unit:1", &a, &err), 0,
+                  "lookup: by reference");
+        CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(a, "layers")), 2, "lookup: 2 layers");
+        CHECK_INT(tdrv_store_lookup(&s, md, &b, &err), 0, "lookup: by digest");
+        tdrv_json_str(b, "reference", TDRV_OPTIONAL, &ref, &err);
+        CHECK_STR(ref, "docker.io/library/unit:1", "lookup: digest gives the reference");
+        CHECK_INT(tdrv_store_lookup(&s, "docker.io/library/nope:1", &a, &err), -1,
+                  "lookup: absent");
+        CHECK_STR(err.word, "image_not_found", "lookup: image_not_found (66)");
+        tdrv_err_clear(&err);
+    }
+
+    /* a task's rootfs: overlay, then a copy */
+    for (int no_overlay = 0; no_overlay < 2 && md; no_overlay++) {
+        cleanup_free char *dir = tdrv_xasprintf("%s/task%d", top, no_overlay);
+        cleanup_free char *rootfs = NULL;
+
+        CHECK_INT(tdrv_store_rootfs_mount(&s, md, dir, no_overlay, &rootfs, &err), 0,
+                  "rootfs: mount (no_overlay=%d)", no_overlay);
+        if (err.code)
+            printf("# %s\n", err.msg);
+        ok(rootfs && exists(rootfs, "hello") && exists(rootfs, "etc/streamed"),
+           "rootfs: both layers visible (no_overlay=%d)", no_overlay);
+        {
+            cleanup_free char *pins = tdrv_xasprintf("%s/pins/%s", root, strchr(md, ':') + 1);
+            struct stat st;
+
+            ok(stat(pins, &st) == 0, "rootfs: image pinned (no_overlay=%d)", no_overlay);
+        }
+        CHECK_INT(tdrv_store_rootfs_unmount(&s, dir, &err), 0, "rootfs: unmount");
+        ok(!exists(dir, "rootfs") && !exists(dir, "upper"), "rootfs: removed");
+        CHECK_INT(tdrv_store_rootfs_unmount(&s, dir, &err), 0, "rootfs: unmount is idempotent");
+    }
+
+    tdrv_store_release(&s);
+    {
+        int dfd = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        tdrv_rm_rf_at(dfd, top + 5, &err);
+        close(dfd);
+    }
+}
