@@ -253,7 +253,7 @@ static int transient_curl(CURLcode c)
 {
     return c == CURLE_COULDNT_CONNECT || c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR ||
            c == CURLE_PARTIAL_FILE || c == CURLE_GOT_NOTHING || c == CURLE_HTTP2 ||
-           c == CURLE_HTTP2_STREAM || c == CURLE_COULDNT_RESOLVE_HOST;
+           c == CURLE_HTTP2_STREAM;
 }
 
 static int transient_status(long s)
