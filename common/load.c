@@ -198,7 +198,7 @@ static int ingest_entry(struct loader *l, struct tdrv_tar *t, const struct tdrv_
     if (tdrv_store_blob_begin(l->s, NULL, e->size, &w, err) < 0)
         return -1;
     while ((r = tdrv_tar_data(t, &buf, &len, &off, err)) == 1) {
-        if ((uint64_t)off != tdrv_blob_offset(w) && tdrv_blob_write(w, "", 0, err) == 0) {
+        if ((uint64_t)off != tdrv_blob_offset(w)) {
             /* sparse entries are not blobs anyone writes; refuse them */
             tdrv_blob_discard(w);
             return tdrv_err_setw(err, TDRV_E_DATA, "invalid_archive", 0,
@@ -618,7 +618,8 @@ static int load_stream(struct loader *l, const char *path, struct tdrv_err *err)
 {
     cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
     cleanup_tar struct tdrv_tar *t = NULL;
-    struct tdrv_tar_opts o = {.max_bytes = 0, .max_entries = 0};
+    /* The archive as a whole is held to the per-layer limit (a bomb in a gzipped archive). */
+    struct tdrv_tar_opts o = {.max_bytes = l->s->max_layer_bytes, .max_entries = MAX_FILES};
     struct tdrv_tar_entry e;
     const struct afile *mf;
     int r;

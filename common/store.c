@@ -1,5 +1,6 @@
 #include "store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -1163,6 +1164,24 @@ static int flatten_into(struct tdrv_store *s, const struct image *im, int dir_fd
     return 0;
 }
 
+static int dir_is_empty(int dfd)
+{
+    int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *de;
+    int empty = 1;
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    while (empty && (de = readdir(d)) != NULL)
+        empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+    closedir(d);
+    return empty;
+}
+
 int tdrv_store_flatten(struct tdrv_store *s, const char *manifest_digest, const char *dir,
                        struct tdrv_err *err)
 {
@@ -1175,6 +1194,9 @@ int tdrv_store_flatten(struct tdrv_store *s, const char *manifest_digest, const 
     dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return tdrv_err_set(err, TDRV_E_OS, errno, "unable to open '%s'", dir);
+    if (!dir_is_empty(dfd))
+        return tdrv_err_setw(err, TDRV_E_CANTCREAT, "rootfs_not_empty", 0, "'%s' is not empty",
+                             dir);
     if (image_load(s, manifest_digest, &im, err) < 0) {
         image_release(&im);
         return -1;
@@ -1230,24 +1252,19 @@ static int mount_overlay(struct tdrv_store *s, const struct image *im, const cha
     if (ok)
         return 0;
     {
-        /* Fallback: one option string. */
-        struct tdrv_buf_lite {
-            char *p;
-        } opt = {tdrv_xasprintf("upperdir=%s,workdir=%s,lowerdir=", upper, work)};
+        /* Fallback: one option string (bounded by the page size). */
+        cleanup_free char *opt = tdrv_xasprintf("upperdir=%s,workdir=%s,lowerdir=", upper, work);
 
         for (size_t i = im->nlayers; i-- > 0;) {
-            char *n = tdrv_xasprintf("%s%s%s/layers/%s", opt.p, i + 1 == im->nlayers ? "" : ":",
+            char *n = tdrv_xasprintf("%s%s%s/layers/%s", opt, i + 1 == im->nlayers ? "" : ":",
                                      s->root, hex_of(im->layers[i].chain_id));
 
-            free(opt.p);
-            opt.p = n;
+            free(opt);
+            opt = n;
         }
-        if (mount("overlay", target, "overlay", 0, opt.p) == 0) {
-            free(opt.p);
+        if (mount("overlay", target, "overlay", 0, opt) == 0)
             return 0;
-        }
         e = errno;
-        free(opt.p);
     }
     return tdrv_err_set(err, TDRV_E_OS, e, "unable to mount the overlay at '%s'", target);
 }

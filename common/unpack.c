@@ -263,9 +263,10 @@ static int open_in_root_depth(int root_fd, const char *dir, int create, int dept
         if (errno != ENOENT)
             return tdrv_err_set(err, TDRV_E_OS, errno, "unable to stat '%s'", dir);
     } else if (S_ISLNK(st.st_mode)) {
-        /* A dangling symlink: make its target, resolved inside the root. */
-        char target[MAX_PATH_LEN];
-        ssize_t n = readlinkat(pfd, base, target, sizeof(target) - 1);
+        /* A dangling symlink: make its target, resolved inside the root. (On the heap: this
+         * recursion is as deep as the path.) */
+        cleanup_free char *target = tdrv_xmalloc(MAX_PATH_LEN);
+        ssize_t n = readlinkat(pfd, base, target, MAX_PATH_LEN - 1);
         cleanup_free char *joined = NULL;
         cleanup_free char *clean = NULL;
         int tfd;
@@ -623,6 +624,10 @@ static int apply_entry(struct unpacker *u, const struct tdrv_tar_entry *e, struc
 
     if (strlen(path) >= MAX_PATH_LEN)
         return tdrv_err_setw(err, TDRV_E_DATA, "invalid_layer", 0, "entry name too long");
+    if (u->o->max_bytes && e->size > 0 && (uint64_t)e->size > u->o->max_bytes)
+        return tdrv_err_setw(err, TDRV_E_DATA, "layer_too_large", 0,
+                             "'%s' is larger than the limit of %llu bytes", e->path,
+                             (unsigned long long)u->o->max_bytes);
     split(path, &dir, &base);
     if (!strncmp(base, WHITEOUT_PREFIX, 4)) {
         if (!strcmp(base, OPAQUE_MARKER))
@@ -738,6 +743,9 @@ int tdrv_unpack(int root_fd, struct tdrv_tar *t, const struct tdrv_unpack_opts *
 
     while ((r = tdrv_tar_next(t, &e, err)) == 1) {
         if (apply_entry(&u, &e, err) < 0) {
+            /* Whatever made the data unusable, the layer is what is wrong. */
+            if (err->code == TDRV_E_DATA && !strcmp(err->word, tdrv_exit_word(TDRV_E_DATA)))
+                snprintf(err->word, sizeof(err->word), "invalid_layer");
             r = -1;
             break;
         }

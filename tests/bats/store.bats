@@ -200,6 +200,16 @@ differential() {
     jq -e '.image.cached' <<<"$output"
 }
 
+@test "--rootfs refuses a directory that is not empty (73 rootfs_not_empty)" {
+    python3 "$LIB/layers.py" image links "$BATS_TEST_TMPDIR/layout" >/dev/null
+    mkdir -p "$BATS_TEST_TMPDIR/full"
+    echo keep >"$BATS_TEST_TMPDIR/full/mine"
+    run --separate-stderr tdrv-pull --load "$BATS_TEST_TMPDIR/layout" --rootfs "$BATS_TEST_TMPDIR/full" test/links
+    assert_failure 73
+    jq -e '.error.code == "rootfs_not_empty"' <<<"$output"
+    [ "$(cat "$BATS_TEST_TMPDIR/full/mine")" = keep ]
+}
+
 @test "a missing archive is 66 archive_not_found" {
     run --separate-stderr tdrv-pull --load "$BATS_TEST_TMPDIR/nope.tar" busybox
     assert_failure 66
@@ -343,3 +353,6 @@ layers.write_layout(sys.argv[2], "test/bomb:latest", [layers.make_tar([layers.F(
 @test "catalogue 34-trailing-junk-gzip" { run_case 34-trailing-junk-gzip; }
 @test "catalogue 35-hardlink-before-target" { run_case 35-hardlink-before-target; }
 @test "catalogue 35-hardlink-to-lower" { run_case 35-hardlink-to-lower; }
+@test "catalogue x-deep-nesting" { run_case x-deep-nesting; }
+@test "catalogue x-dangling-symlink-parent" { run_case x-dangling-symlink-parent; }
+@test "catalogue x-symlink-loop-parent" { run_case x-symlink-loop-parent; }

@@ -297,6 +297,15 @@ case("34-trailing-junk-tar", [[F("f", b"f")]], trailer=b"\0" * 4096 + b"junk" * 
      check=lambda c: c.file("f", b"f"))
 case("34-trailing-junk-gzip", [[F("f", b"f")]], comp="gzip+junk",
      check=lambda c: c.file("f", b"f"))
+DEEP = "/".join(["d"] * 1500)
+case("x-deep-nesting", [[F(DEEP + "/f", b"deep"), L("s", DEEP), F("s/g", b"g")],
+                        [F(DEEP + "/.wh.f"), F("s/.wh.g")]],
+     check=lambda c: (c.absent(DEEP + "/f"), c.absent(DEEP + "/g"), c.dir(DEEP)),
+     overlay=False)
+case("x-dangling-symlink-parent", [[L("a", "/b/c"), F("a/f", b"f")]],
+     check=lambda c: (c.link("a", "/b/c"), c.file("b/c/f", b"f")))
+case("x-symlink-loop-parent", [[L("l1", "l2"), L("l2", "l1"), F("l1/f", b"f")]],
+     expect="reject")
 case("35-hardlink-before-target", [[H("link", "target"), F("target", b"t")]], expect="reject")
 case("35-hardlink-to-lower", [[F("target", b"t")], [H("link", "target")]], expect="reject")
 
