@@ -92,7 +92,7 @@ setup_file() {
 
     local tport
     tport=$(tdrv_free_port 5100 5199)
-    (cd "$d" && exec python3 "$FX/token_server.py" "$tport" tok.key tok.pem tdrv-test alice 's3cret-Pa55') \
+    (cd "$d" && exec python3 "$FX/token_server.py" "$tport" tok.key tok.pem tdrv-test alice 's3cret-Pa55' 'tdrv-refresh-tok3n') \
         >"$d/token.log" 2>&1 &
     echo $! >>"$d/pids"
     wait_port "$tport"
@@ -320,6 +320,16 @@ SH
     [ "$(grep -c "basic=yes scope=repository:private/img:pull$" "$FXD/$TOKEN_SRV_PORT.log")" -eq 1 ]
     run --separate-stderr -77 tdrv-pull <<<'{"config":{"image":"127.0.0.1:'"$TOKEN_PORT"'/private/img:1","force_pull":true,"auth":{"username":"alice","password":"bad-s3cret-Pa55"}}}'
     ! grep -q 'bad-s3cret' <<<"$output$stderr"
+}
+
+@test "token auth: an identity token (config.json identitytoken) through the OAuth2 POST" {
+    printf '{"auths":{"127.0.0.1:%s":{"identitytoken":"tdrv-refresh-tok3n"}}}\n' "$TOKEN_PORT" \
+        >"$BATS_TEST_TMPDIR/config.json"
+    printf 'auth:\n  config: %s\n' "$BATS_TEST_TMPDIR/config.json" >"$TDRV_CONFIG"
+    run --separate-stderr -0 tdrv-pull -vv "127.0.0.1:$TOKEN_PORT/private/img:1"
+    jq -e --arg d "$(layout_digest priv)" '.image.manifest_digest == $d' <<<"$output"
+    grep -q "POST grant=refresh_token scope=repository:private/img:pull" "$FXD/$TOKEN_SRV_PORT.log"
+    ! grep -q 'tdrv-refresh-tok3n' <<<"$output$stderr"
 }
 
 @test "TLS: verified with --ca-file, refused without it, allowed by insecure_options tls" {
