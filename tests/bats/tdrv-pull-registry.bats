@@ -131,6 +131,16 @@ setup_file() {
     echo $! >>"$d/pids"
     wait_port "$uport"
     echo "UNAVAIL_PORT=$uport" >>"$d/env"
+    local bport rport
+    bport=$(tdrv_free_port 5100 5199)
+    python3 "$FX/blob_server.py" "$bport" "$d/BASIC/data" "$d/blobs.log" >"$d/blob_server.out" 2>&1 &
+    echo $! >>"$d/pids"
+    wait_port "$bport"
+    rport=$(tdrv_free_port 5100 5199)
+    python3 "$FX/fault_proxy.py" "$rport" "$BASIC_PORT" redirect "$bport" >"$d/redirect.log" 2>&1 &
+    echo $! >>"$d/pids"
+    wait_port "$rport"
+    echo "REDIRECT_PORT=$rport" >>"$d/env"
     python3 "$FX/fake_engine.py" "$d/engine.sock" "$d/engine.log" >"$d/engine.out" 2>&1 &
     echo $! >>"$d/pids"
     for _ in $(seq 100); do [ -S "$d/engine.sock" ] && break; sleep 0.1; done
@@ -263,6 +273,13 @@ no_secret() { # the password must appear nowhere
     grep -q 'Authorization: <redacted>' <<<"$stderr"
     ! grep -q 'wrong-s3cret' <<<"$output$stderr"
     ! grep -q "$(printf 'alice:wrong-s3cret-Pa55' | base64)" <<<"$stderr"
+}
+
+@test "a blob redirected to another host gets no credentials" {
+    run --separate-stderr -0 tdrv-pull <<<'{"config":{"image":"127.0.0.1:'"$REDIRECT_PORT"'/private/img:1","auth":{"username":"alice","password":"s3cret-Pa55"}}}'
+    jq -e --arg d "$(layout_digest priv)" '.image.manifest_digest == $d' <<<"$output"
+    grep -q "authorization=no" "$FXD/blobs.log"
+    ! grep -q "authorization=yes" "$FXD/blobs.log"
 }
 
 @test "credentials from the operator's auth.config (config.json auths)" {
