@@ -141,6 +141,12 @@ setup_file() {
     echo $! >>"$d/pids"
     wait_port "$rport"
     echo "REDIRECT_PORT=$rport" >>"$d/env"
+    local fport
+    fport=$(tdrv_free_port 5100 5199)
+    python3 "$FX/fake_registry.py" "$fport" >"$d/fake_registry.out" 2>&1 &
+    echo $! >>"$d/pids"
+    wait_port "$fport"
+    echo "FAKE_PORT=$fport" >>"$d/env"
     python3 "$FX/fake_engine.py" "$d/engine.sock" "$d/engine.log" >"$d/engine.out" 2>&1 &
     echo $! >>"$d/pids"
     for _ in $(seq 100); do [ -S "$d/engine.sock" ] && break; sleep 0.1; done
@@ -357,6 +363,18 @@ SH
     jq -e '.error.code == "registry_unreachable"' <<<"$output"
     grep -q 'TLS' <<<"$stderr"
     run --separate-stderr -0 tdrv-pull <<<'{"config":{"image":"127.0.0.1:'"$TLS_PORT"'/tls/busybox:1","insecure_options":["tls"]}}'
+}
+
+@test "protocol breaches are refused: schema 1, a lying digest header, mixed types, 5 MiB manifests" {
+    run --separate-stderr -76 tdrv-pull "127.0.0.1:$FAKE_PORT/schema1:1"
+    jq -e '.error.code == "unsupported_manifest"' <<<"$output"
+    grep -q "schema 1" <<<"$stderr"
+    run --separate-stderr -76 tdrv-pull "127.0.0.1:$FAKE_PORT/liar:1"
+    jq -e '.error.code == "digest_mismatch"' <<<"$output"
+    run --separate-stderr -76 tdrv-pull "127.0.0.1:$FAKE_PORT/mixed:1"
+    grep -q "differs from Content-Type" <<<"$stderr"
+    run --separate-stderr -76 tdrv-pull "127.0.0.1:$FAKE_PORT/huge:1"
+    grep -q "larger than" <<<"$stderr"
 }
 
 @test "a blob tampered on the registry's disk is refused (76) and not stored" {
