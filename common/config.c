@@ -464,7 +464,7 @@ static int blank(const char *s)
 
 static int read_file(struct tdrv_config *c, const char *path, int must_exist, struct tdrv_err *err)
 {
-    cleanup_buf struct tdrv_buf b;
+    cleanup_buf struct tdrv_buf b = {0};
     cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
     cleanup_json cJSON *doc = NULL;
 

@@ -48,7 +48,7 @@ static long now_ms(void)
 static char *read_small(const char *path, size_t max)
 {
     cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-    cleanup_buf struct tdrv_buf b;
+    cleanup_buf struct tdrv_buf b = {0};
     struct tdrv_err e = {0};
 
     tdrv_buf_init(&b, max);
@@ -105,7 +105,7 @@ static int strp_cmp(const void *a, const void *b)
 /* Join a string list sorted, with commas. */
 static char *join_sorted(char **v, size_t n)
 {
-    cleanup_buf struct tdrv_buf b;
+    cleanup_buf struct tdrv_buf b = {0};
     struct tdrv_err e = {0};
 
     tdrv_buf_init(&b, 1u << 20);
@@ -127,7 +127,7 @@ static int run_capture(const char *const argv[], long timeout_ms, char **out, in
 {
     cleanup_close int rfd = -1;
     cleanup_close int wfd = -1;
-    cleanup_buf struct tdrv_buf b;
+    cleanup_buf struct tdrv_buf b = {0};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     int p[2];

@@ -116,7 +116,7 @@ int tdrv_doc_parse(const char *buf, size_t len, cJSON **out, struct tdrv_err *er
 
 int tdrv_doc_read_fd(int fd, size_t max, cJSON **out, struct tdrv_err *err)
 {
-    cleanup_buf struct tdrv_buf b;
+    cleanup_buf struct tdrv_buf b = {0};
 
     tdrv_buf_init(&b, max);
     if (tdrv_buf_read_fd(&b, fd, "standard input", err) < 0)
@@ -126,7 +126,7 @@ int tdrv_doc_read_fd(int fd, size_t max, cJSON **out, struct tdrv_err *err)
 
 int tdrv_doc_read_file(const char *path, size_t max, cJSON **out, struct tdrv_err *err)
 {
-    cleanup_buf struct tdrv_buf b;
+    cleanup_buf struct tdrv_buf b = {0};
     cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0)

@@ -229,7 +229,7 @@ static int ledger_open(struct ledger *lg, const struct tdrv_config *cfg, struct 
     cleanup_close int fd = -1;
     struct sigaction sa;
     struct sigaction old;
-    cleanup_buf struct tdrv_buf b;
+    cleanup_buf struct tdrv_buf b = {0};
     int rc;
     int saved;
 
@@ -295,7 +295,7 @@ static void test_delay(void)
 /* Rewrite the ledger: ledger.tmp (fsync'd), then rename over ledger. */
 static int ledger_commit(struct ledger *lg, struct tdrv_err *err)
 {
-    cleanup_buf struct tdrv_buf b;
+    cleanup_buf struct tdrv_buf b = {0};
     cleanup_free char *tmp = tdrv_xasprintf("%s/ledger.tmp", lg->dir);
     cleanup_free char *path = tdrv_xasprintf("%s/ledger", lg->dir);
     cleanup_close int fd = -1;

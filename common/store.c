@@ -1088,8 +1088,16 @@ int tdrv_store_lookup(struct tdrv_store *s, const char *ref, cJSON **info, struc
     const char *dg;
     struct image im;
     int by_digest = !strncmp(ref, "sha256:", 7) || !strncmp(ref, "sha512:", 7);
+    const char *at = strchr(ref, '@');
     int rc;
 
+    /* "name@sha256:..." is content-addressed: the digest alone finds it. */
+    if (at && (!strncmp(at + 1, "sha256:", 7) || !strncmp(at + 1, "sha512:", 7))) {
+        rc = tdrv_store_lookup(s, at + 1, info, err);
+        if (rc == 0)
+            tdrv_json_set(*info, "reference", tdrv_json_xstr(ref));
+        return rc;
+    }
     if (index_read(s, &index, err) < 0)
         return -1;
     cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(index, "manifests"))

@@ -154,8 +154,9 @@ int tdrv_store_image_put(struct tdrv_store *s, const char *ref, const char *mani
                          size_t manifest_len, cJSON **info, struct tdrv_err *err);
 
 /*
- * Find an image by reference (normalized "docker.io/library/busybox:latest") or by
- * manifest digest ("sha256:..."). On success *info is a new object:
+ * Find an image by reference (normalized "docker.io/library/busybox:latest"), by
+ * manifest digest ("sha256:..."), or by "name@sha256:..." (the digest decides). On success *info is
+ * a new object:
  *   {"reference", "manifest_digest", "config_digest", "config": {...image config...},
  *    "layers": [{"digest","size","media_type","diff_id","chain_id"}], "platform": "os/arch",
  *    "store": "<root>"}

@@ -270,7 +270,7 @@ int tdrv_task_from_job(const cJSON *job_doc, const char *select, cJSON **out, st
 {
     const cJSON *job = NULL;
     const cJSON *groups = NULL;
-    cleanup_buf struct tdrv_buf names;
+    cleanup_buf struct tdrv_buf names = {0};
     const cJSON *found_group = NULL;
     const cJSON *found_task = NULL;
     int found_gi = 0;

@@ -100,6 +100,7 @@ differential() {
     run --separate-stderr tdrv-pull --load "$BATS_TEST_TMPDIR/bb" --rootfs "$BATS_TEST_TMPDIR/rootfs" <<<'{"config":{"image":"busybox"},"task":"t"}'
     assert_success
     jq -e '.task == "t" and .image.reference == "docker.io/library/busybox:latest" and .image.cached == false and (.image.layers | length) == 1 and .image.platform == "linux/amd64"' <<<"$output"
+    md=$(jq -r '.image.manifest_digest' <<<"$output")
     [ -x "$BATS_TEST_TMPDIR/rootfs/bin/busybox" ]
     run skopeo inspect "oci:$TDRV_ROOT/images:docker.io/library/busybox:latest"
     assert_success
@@ -107,6 +108,9 @@ differential() {
     run --separate-stderr tdrv-pull busybox
     assert_success
     jq -e '.image.cached == true' <<<"$output"
+    run --separate-stderr tdrv-pull "busybox@$md"
+    assert_success
+    jq -e --arg md "$md" '.image.cached == true and .image.manifest_digest == $md and .image.reference == "docker.io/library/busybox@" + $md' <<<"$output"
     umoci unpack --image "$BATS_TEST_TMPDIR/bb:docker.io/library/busybox:latest" "$BATS_TEST_TMPDIR/bundle" >/dev/null 2>&1
     run python3 "$LIB/treediff.py" "$BATS_TEST_TMPDIR/rootfs" "$BATS_TEST_TMPDIR/bundle/rootfs"
     assert_success

@@ -1,0 +1,149 @@
+/* tdrv-run: run a task in a container with an OCI runtime, no daemon. */
+#include <getopt.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "json.h"
+#include "runtime.h"
+#include "spec.h"
+#include "task.h"
+
+static const char usage[] =
+    "usage: tdrv-run [options] < task.json\n"
+    "       tdrv-run --dry-run|--detach < task.json\n"
+    "       tdrv-run --wait|--stop|--inspect|--stats|--logs [--follow] < handle.json\n"
+    "       tdrv-run --signal SIG|--exec -- CMD [ARG...]  (or --alloc ID --task NAME)\n"
+    "       tdrv-run --list\n"
+    "\n"
+    "Run a task (drivers oci, rkt, containerd-driver) in a container: rootfs from the\n"
+    "image store, config.json from the task, and runc. In the foreground the task's\n"
+    "output is tdrv-run's; the document with `result` is the last line of stdout.\n"
+    "\n"
+    "Options:\n"
+    "      --dry-run           print the OCI config.json and run nothing\n"
+    "  -d, --detach            start, print a `handle` document, leave a monitor\n"
+    "      --wait              wait for a detached task; exit with its status\n"
+    "      --stop              stop it: kill_signal, then SIGKILL after kill_timeout\n"
+    "      --signal SIG        send SIG (name or number) to the task\n"
+    "      --exec              run CMD (after --) inside the running task\n"
+    "      --inspect|--stats   state, pid, times, ports | cpu and memory usage\n"
+    "      --logs [--follow]   print the task's logs (and follow until it ends)\n"
+    "      --list              tdrv's tasks on this host\n"
+    "      --alloc ID --task NAME  name the task instead of a handle document\n"
+    "      --task GROUP/TASK   the task of a Nomad job document\n"
+    "      --result-fd FD      write the foreground result document to FD\n"
+    "  -v, --verbose           more messages on stderr (repeatable)\n"
+    "  -q, --quiet             errors only\n"
+    "      --log-format FMT    text (default) or json\n"
+    "  -h, --help              show this help\n"
+    "  -V, --version           show the version\n"
+    "\n"
+    "Environment: TDRV_ROOT (/var/lib/tdrv), TDRV_RUN (/run/tdrv), TDRV_CONFIG.\n"
+    "\n"
+    "Exit status:\n"
+    "  foreground and --wait: the task's status, 128+N when killed by signal N;\n"
+    "  --exec: the command's status; 125 the runtime failed to start the task,\n"
+    "  126 the command cannot be invoked, 127 the command was not found;\n"
+    "  otherwise 0 ok, 64 usage, 65 bad input or task config, 66 image or task not\n"
+    "  found, 69 runtime unavailable, 70 internal error, 71 OS error, 74 I/O error,\n"
+    "  75 temporary failure (task already running, timeout), 77 forbidden by the\n"
+    "  operator's config, 78 bad configuration\n";
+
+static const struct tdrv_tool tool = {.name = "tdrv-run", .usage = usage};
+
+/* An action's option value is ACT(action); the other tool options follow. */
+#define ACT(a) (TDRV_OPT_TOOL_BASE + (a))
+enum {
+    OPT_FOLLOW = ACT(32),
+    OPT_ALLOC,
+    OPT_TASK,
+    OPT_RESULT_FD,
+};
+
+static int parse_opts(int argc, char **argv, struct tdrv_run_req *rq, struct tdrv_err *err)
+{
+    static const struct option longopts[] = {
+        TDRV_STD_LONGOPTS,
+        {"dry-run", no_argument, NULL, ACT(TDRV_RUN_DRY_RUN)},
+        {"detach", no_argument, NULL, ACT(TDRV_RUN_DETACH)},
+        {"wait", no_argument, NULL, ACT(TDRV_RUN_WAIT)},
+        {"stop", no_argument, NULL, ACT(TDRV_RUN_STOP)},
+        {"signal", required_argument, NULL, ACT(TDRV_RUN_SIGNAL)},
+        {"exec", no_argument, NULL, ACT(TDRV_RUN_EXEC)},
+        {"inspect", no_argument, NULL, ACT(TDRV_RUN_INSPECT)},
+        {"stats", no_argument, NULL, ACT(TDRV_RUN_STATS)},
+        {"logs", no_argument, NULL, ACT(TDRV_RUN_LOGS)},
+        {"list", no_argument, NULL, ACT(TDRV_RUN_LIST)},
+        {"follow", no_argument, NULL, OPT_FOLLOW},
+        {"alloc", required_argument, NULL, OPT_ALLOC},
+        {"task", required_argument, NULL, OPT_TASK},
+        {"result-fd", required_argument, NULL, OPT_RESULT_FD},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    uint64_t fd;
+
+    tdrv_cli_init(&tool);
+    while ((c = getopt_long(argc, argv, TDRV_STD_OPTSTRING "d", longopts, NULL)) != -1) {
+        if (c == 'd')
+            c = ACT(TDRV_RUN_DETACH);
+        if (c > ACT(0) && c <= ACT(TDRV_RUN_LIST)) {
+            if (rq->action && (int)rq->action != c - ACT(0))
+                return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "conflicting actions");
+            rq->action = (enum tdrv_run_action)(c - ACT(0));
+        }
+        if (c == ACT(TDRV_RUN_SIGNAL) && !(rq->signal = tdrv_signal_parse(optarg)))
+            return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "unknown signal '%s'", optarg);
+        else if (c == OPT_FOLLOW)
+            rq->follow = 1;
+        else if (c == OPT_ALLOC)
+            rq->alloc_id = optarg;
+        else if (c == OPT_TASK)
+            rq->task = optarg;
+        else if (c == OPT_RESULT_FD && tdrv_parse_u64(optarg, 3, 1024, &fd, err) < 0)
+            return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "--result-fd: %s", err->msg);
+        else if (c == OPT_RESULT_FD)
+            rq->result_fd = (int)fd;
+        else if ((c <= ACT(0) || c > ACT(TDRV_RUN_LIST)) && tdrv_cli_std(&tool, c, argv, err) < 0)
+            return -1;
+    }
+    if (rq->action == TDRV_RUN_EXEC)
+        rq->exec_argv = argv + optind;
+    else if (optind < argc)
+        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "unexpected argument '%s'",
+                             argv[optind]);
+    if (rq->follow && rq->action != TDRV_RUN_LOGS)
+        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "--follow needs --logs");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct tdrv_err err = {0};
+    struct tdrv_run_req rq = {.result_fd = -1};
+    cleanup_config struct tdrv_config cfg;
+    cleanup_json cJSON *req = NULL;
+    cJSON *res = NULL;
+    int status = -1;
+    int rc;
+    int code;
+    int by_flags;
+
+    tdrv_config_init(&cfg);
+    rc = parse_opts(argc, argv, &rq, &err);
+    by_flags = rq.alloc_id != NULL || rq.action == TDRV_RUN_LIST;
+    if (rc == 0)
+        rc = tdrv_config_load(&cfg, NULL, &err);
+    if (rc == 0 && !by_flags)
+        rc = tdrv_task_read(STDIN_FILENO, rq.task, &req, &err);
+    if (rc == 0)
+        rc = tdrv_run(&rq, &cfg, req, &res, &status, &err);
+    code = tdrv_finish(&tool, rc, rc == 0 ? res : (res ? res : req), &err);
+    if (res != req)
+        cJSON_Delete(res);
+    if (status >= 0 && code != TDRV_E_IO)
+        return status;
+    return code;
+}

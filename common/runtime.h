@@ -1,0 +1,49 @@
+#ifndef TDRV_RUNTIME_H
+#define TDRV_RUNTIME_H
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "err.h"
+
+/*
+ * The daemonless backend of tdrv-run: an allocation directory under
+ * $TDRV_ROOT/allocs/<alloc_id>/, a bundle under $TDRV_RUN/tasks/<task>-<alloc_id>/,
+ * and an OCI runtime (runc) started with `run --detach` under a supervisor that is
+ * the container's subreaper and holds the task's lease (DESIGN §3) for its whole life.
+ */
+
+enum tdrv_run_action {
+    TDRV_RUN_FOREGROUND = 0,
+    TDRV_RUN_DRY_RUN,
+    TDRV_RUN_DETACH,
+    TDRV_RUN_WAIT,
+    TDRV_RUN_STOP,
+    TDRV_RUN_SIGNAL,
+    TDRV_RUN_EXEC,
+    TDRV_RUN_INSPECT,
+    TDRV_RUN_STATS,
+    TDRV_RUN_LOGS,
+    TDRV_RUN_LIST,
+};
+
+struct tdrv_run_req {
+    enum tdrv_run_action action;
+    const char *alloc_id; /* --alloc: a task named by flags instead of a handle document */
+    const char *task;     /* --task */
+    int signal;           /* --signal */
+    int follow;           /* --logs --follow */
+    char **exec_argv;     /* --exec -- CMD... (NULL-terminated) */
+    int result_fd;        /* where the foreground result document goes (-1: stdout) */
+};
+
+/*
+ * Run one request. `doc` is the task (or handle) document, NULL for --list or when
+ * --alloc/--task name the task. *out receives the document to emit (or NULL: nothing,
+ * as after --logs and --exec). *status is the exit status to use instead of the tdrv
+ * code (the task's own status, 128+N, 125/126/127), or -1.
+ */
+int tdrv_run(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON *doc, cJSON **out,
+             int *status, struct tdrv_err *err);
+
+#endif
