@@ -331,7 +331,8 @@ int tdrv_store_blob_read(struct tdrv_store *s, const char *digest, size_t max, c
     rel = blob_rel(digest);
     if (tdrv_read_file_at(s->root_fd, rel, max, &buf, &n, err) < 0) {
         if (err->code == TDRV_E_NOINPUT)
-            err->code = TDRV_E_NOINPUT;
+            return tdrv_err_setw(err, TDRV_E_NOINPUT, "blob_not_found", ENOENT,
+                                 "blob %s is not in the store", digest);
         return tdrv_err_wrap(err, "blob %s", digest);
     }
     tdrv_digest_buf(alg, buf, n, got);
