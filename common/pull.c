@@ -17,6 +17,9 @@ int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct 
     (void)res;
     if (!lo.load && tdrv_json_str(req, "config.load", TDRV_OPTIONAL, &lo.load, err) < 0)
         return -1;
+    if (lo.load && (tdrv_json_str(req, "alloc_id", TDRV_OPTIONAL, &lo.alloc_id, err) < 0 ||
+                    tdrv_json_str(req, "task", TDRV_OPTIONAL, &lo.task, err) < 0))
+        return -1;
     if (!image && tdrv_json_str(req, "config.image", lo.load ? TDRV_OPTIONAL : TDRV_REQUIRED,
                                 &image, err) < 0)
         return -1;
