@@ -429,6 +429,14 @@ static int layer_tmp(struct tdrv_store *s, const char *chain_id, char **name, in
     return 0;
 }
 
+static void rm_tmp(struct tdrv_store *s, const char *tmp)
+{
+    struct tdrv_err e = {0};
+
+    if (tmp)
+        tdrv_rm_rf_at(s->root_fd, tmp, &e);
+}
+
 /* Check the DiffID, record the layer's metadata and rename the directory into place. */
 static int layer_finish(struct tdrv_store *s, const struct tdrv_layer_desc *desc, const char *tmp,
                         const char *diff_id, struct tdrv_err *err)
@@ -442,6 +450,11 @@ static int layer_finish(struct tdrv_store *s, const struct tdrv_layer_desc *desc
         return tdrv_err_setw(err, TDRV_E_PROTOCOL, "diff_id_mismatch", 0,
                              "layer %s: uncompressed digest %s does not match diff_id %s",
                              desc->digest, diff_id, desc->diff_id);
+    if (tdrv_store_layer_has(s, desc->chain_id)) {
+        /* Already there (only its blob was missing): keep the one in place. */
+        rm_tmp(s, tmp);
+        return 0;
+    }
     tdrv_json_add_str(j, "digest", desc->digest);
     tdrv_json_add_str(j, "diff_id", diff_id);
     tdrv_json_add_str(j, "chain_id", desc->chain_id);
@@ -461,14 +474,6 @@ static int layer_lock(struct tdrv_store *s, const char *chain_id, int *fd, struc
     cleanup_free char *n = tdrv_xasprintf("locks/layer-%s", hex_of(chain_id));
 
     return tdrv_lock_at(s->root_fd, n, fd, err);
-}
-
-static void rm_tmp(struct tdrv_store *s, const char *tmp)
-{
-    struct tdrv_err e = {0};
-
-    if (tmp)
-        tdrv_rm_rf_at(s->root_fd, tmp, &e);
 }
 
 static int layer_unpack_locked(struct tdrv_store *s, const struct tdrv_layer_desc *desc,

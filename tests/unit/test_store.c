@@ -187,6 +187,16 @@ void test_store(void)
             ok(exists(root, p), "gzip layer: unpacked while streaming");
         }
         ok(tdrv_store_blob_has(&s, g.digest), "gzip layer: compressed blob stored");
+        {
+            cleanup_free char *bp = tdrv_store_blob_path(&s, g.digest);
+
+            unlink(bp);
+            CHECK_INT(tdrv_store_layer_begin(&s, &g, &lw, &err), 0,
+                      "gzip layer: blob gone, layer there: stream again");
+            tdrv_layer_write(lw, gz, ng, &err);
+            CHECK_INT(tdrv_layer_commit(lw, &err), 0, "gzip layer: the layer in place is kept");
+            ok(tdrv_store_blob_has(&s, g.digest), "gzip layer: blob back");
+        }
     }
     {
         struct tdrv_layer_desc bad = desc;
