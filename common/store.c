@@ -1392,3 +1392,62 @@ int tdrv_store_rootfs_unmount(struct tdrv_store *s, const char *dir, struct tdrv
     unlinkat(dfd, "image.json", 0);
     return 0;
 }
+
+int tdrv_store_pins(struct tdrv_store *s, cJSON **pins, struct tdrv_err *err)
+{
+    cleanup_json cJSON *out = tdrv_json_xarr();
+    int fd = openat(s->root_fd, "pins", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *de;
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return tdrv_err_set(err, TDRV_E_OS, errno, "unable to read '%s/pins'", s->root);
+    }
+    while ((de = readdir(d)) != NULL) {
+        cleanup_free char *md = NULL;
+        cJSON *dirs = NULL;
+        int pfd;
+        DIR *pd;
+        struct dirent *pe;
+        struct tdrv_err e2 = {0};
+
+        if (de->d_name[0] == '.' || strlen(de->d_name) != 64)
+            continue;
+        md = tdrv_xasprintf("sha256:%s", de->d_name);
+        if (tdrv_digest_parse(md, NULL, NULL, &e2) < 0)
+            continue;
+        pfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        pd = pfd >= 0 ? fdopendir(pfd) : NULL;
+        if (!pd) {
+            if (pfd >= 0)
+                close(pfd);
+            continue;
+        }
+        dirs = tdrv_json_xarr();
+        while ((pe = readdir(pd)) != NULL) {
+            cleanup_free char *dir = NULL;
+            size_t len = 0;
+
+            if (pe->d_name[0] == '.')
+                continue;
+            if (tdrv_read_file_at(dirfd(pd), pe->d_name, 8192, &dir, &len, &e2) == 0)
+                tdrv_json_append(dirs, tdrv_json_xstr(dir));
+            tdrv_err_clear(&e2);
+        }
+        closedir(pd);
+        if (cJSON_GetArraySize(dirs)) {
+            cJSON *p = tdrv_json_xobj();
+
+            tdrv_json_add_str(p, "manifest_digest", md);
+            tdrv_json_add(p, "dirs", dirs);
+            tdrv_json_append(out, p);
+        } else {
+            cJSON_Delete(dirs);
+        }
+    }
+    closedir(d);
+    *pins = steal_ptr(&out);
+    return 0;
+}

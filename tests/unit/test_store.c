@@ -277,9 +277,28 @@ void test_store(void)
 
             ok(stat(pins, &st) == 0, "rootfs: image pinned (no_overlay=%d)", no_overlay);
         }
+        {
+            cleanup_json cJSON *pins = NULL;
+            const cJSON *first = NULL;
+            const char *pmd = NULL;
+            const char *pdir = NULL;
+
+            CHECK_INT(tdrv_store_pins(&s, &pins, &err), 0, "pins: listed");
+            first = cJSON_GetArrayItem(pins, 0);
+            tdrv_json_str(first, "manifest_digest", TDRV_OPTIONAL, &pmd, &err);
+            CHECK_STR(pmd, md, "pins: the image");
+            pdir = cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(first, "dirs"), 0));
+            CHECK_STR(pdir, dir, "pins: the task dir");
+        }
         CHECK_INT(tdrv_store_rootfs_unmount(&s, dir, &err), 0, "rootfs: unmount");
         ok(!exists(dir, "rootfs") && !exists(dir, "upper"), "rootfs: removed");
         CHECK_INT(tdrv_store_rootfs_unmount(&s, dir, &err), 0, "rootfs: unmount is idempotent");
+        {
+            cleanup_json cJSON *pins = NULL;
+
+            tdrv_store_pins(&s, &pins, &err);
+            CHECK_INT(cJSON_GetArraySize(pins), 0, "pins: none after unmount");
+        }
     }
 
     tdrv_store_release(&s);
