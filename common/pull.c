@@ -330,6 +330,9 @@ int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct 
         cleanup_free char *name = NULL;
         cJSON *obj = NULL;
         int found = 0;
+        if (tdrv_json_str(req, "alloc_id", TDRV_OPTIONAL, &lo.alloc_id, err) < 0 ||
+            tdrv_json_str(req, "task", TDRV_OPTIONAL, &lo.task, err) < 0)
+            return -1;
         if (!image && tdrv_json_str(req, "config.image", TDRV_OPTIONAL, &image, err) < 0)
             return -1;
         if (image) {
