@@ -180,6 +180,15 @@ differential() {
     assert_success
 }
 
+@test "a relative config.load is looked for in the task's local dir first" {
+    mkdir -p "$TDRV_ROOT/allocs/a1/web/local"
+    python3 "$LIB/layers.py" archive docker-oci links "$TDRV_ROOT/allocs/a1/web/local/img.tar"
+    cd "$BATS_TEST_TMPDIR"
+    run --separate-stderr tdrv-pull <<<'{"alloc_id":"a1","task":"web","config":{"image":"test/links","load":"img.tar"}}'
+    assert_success
+    jq -e '.image.reference == "docker.io/test/links:latest"' <<<"$output"
+}
+
 @test "an ACI (plain and gzipped) becomes a one-layer image with its app as the config" {
     for k in aci aci-gz; do
         python3 "$LIB/layers.py" archive "$k" links "$BATS_TEST_TMPDIR/x.$k"
