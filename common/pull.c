@@ -409,8 +409,11 @@ int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct 
         present = 0; /* another platform's image is stored under this reference */
     tdrv_err_clear(err);
     if (policy == TDRV_POLICY_DEFAULT)
+        /* The docker driver's rule (an omitted or `latest` tag is always re-checked)
+         * for docker tasks and for a shell user's `tdrv-pull IMAGE`; the daemonless
+         * drivers (oci, rkt, containerd-driver) default to rkt's "new". */
         policy = force || (driver && !strcmp(driver, "docker") && is_latest(&ref)) ||
-                         (!driver && is_latest(&ref))
+                         (opt->image && is_latest(&ref))
                      ? TDRV_POLICY_UPDATE
                      : TDRV_POLICY_NEW;
     if (force && policy != TDRV_POLICY_NEVER)

@@ -105,7 +105,7 @@ differential() {
     run skopeo inspect "oci:$TDRV_ROOT/images:docker.io/library/busybox:latest"
     assert_success
     assert_output --partial '"Architecture": "amd64"'
-    run --separate-stderr tdrv-pull busybox
+    run --separate-stderr tdrv-pull --pull-policy new busybox
     assert_success
     jq -e '.image.cached == true' <<<"$output"
     run --separate-stderr tdrv-pull "busybox@$md"
