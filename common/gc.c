@@ -23,6 +23,7 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "net.h"
 #include "ports.h"
 #include "spec.h"
 #include "store.h"
@@ -798,16 +799,22 @@ static int docker_stop(struct gc *g, struct gtask *t, const char *id, int runnin
 /* ---- network ---- */
 
 /*
- * The network teardown hook: CNI DEL from the task's persisted network state. The `net`
- * branch (tdrv_net_teardown) has not landed here yet; until it does this records that
- * nothing was torn down. Replace the body with tdrv_net_teardown(cfg, alloc, task, ...).
+ * Network teardown (CNI DEL, the namespace, port mappings) from the task's persisted
+ * network state (<task dir>/network.json, common/net.h), which works after a crash from
+ * that file alone. A group network goes with its last member whose lease nobody holds.
+ * Idempotent: no state file, nothing to do. On failure the state file stays for a retry.
  */
 static int gc_net_teardown(struct gc *g, struct gtask *t, cJSON *actions, struct tdrv_err *err)
 {
+    cleanup_free char *p = tdrv_xasprintf("%s/%s", t->dir, TDRV_NET_STATE);
+    struct stat st;
+
     (void)g;
-    (void)err;
-    if (tdrv_json_at(t->state, "network_state"))
-        tdrv_json_append(actions, tdrv_json_xstr("network_teardown_unavailable"));
+    if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
+        return 0;
+    if (tdrv_net_teardown(p, err) < 0)
+        return tdrv_err_wrap(err, "task '%s' of allocation '%s'", t->task, t->alloc);
+    tdrv_json_append(actions, tdrv_json_xstr("network_torn_down"));
     return 0;
 }
 
