@@ -1102,19 +1102,32 @@ static void process_alloc(struct gc *g, size_t from, size_t to)
     const char *alloc = g->t[from].alloc;
     int any_reaped = 0;
     struct tdrv_err e = {0};
+    int64_t ended = 0;
 
     for (size_t i = from; i < to; i++) {
+        int64_t v = parse_time(tdrv_json_at(g->t[i].state, "result.finished_at"));
+
         if (g->t[i].live)
             return; /* still in use: its ports and directory stay */
         any_reaped |= g->t[i].reaped;
+        if (v > ended)
+            ended = v;
     }
+    /* tasks that just exited may be restarted by their scheduler with the same ports:
+     * unless the scheduler said the allocation is over, wait for the grace after the end */
     {
         cleanup_json cJSON *leases = NULL;
         cleanup_free char *pd = tdrv_xasprintf("%s/ports", g->cfg->root);
         struct stat st;
+        int has = stat(pd, &st) == 0 && tdrv_ports_list(g->cfg, alloc, &leases, &e) == 0 &&
+                  cJSON_GetArraySize(tdrv_json_at(leases, "leases")) > 0;
 
-        if (stat(pd, &st) == 0 && tdrv_ports_list(g->cfg, alloc, &leases, &e) == 0 &&
-            cJSON_GetArraySize(tdrv_json_at(leases, "leases")) > 0) {
+        if ((has || g->o->remove_alloc_dir) && !any_reaped && alloc_live(g, alloc) != 0 &&
+            g->now - ended < g->grace) {
+            kept(g, "alloc", NULL, NULL, alloc, "recently_exited");
+            return;
+        }
+        if (has) {
             cJSON *it = item(g->found, "ports", NULL, NULL, alloc);
 
             tdrv_json_add_str(it, "alloc_id", alloc);
@@ -1136,7 +1149,6 @@ static void process_alloc(struct gc *g, size_t from, size_t to)
             failed(g, "ports", NULL, NULL, alloc, &e);
         }
     }
-    (void)any_reaped;
     /* every task finished or reaped, none younger than the grace: the operator asked */
     if (g->o->remove_alloc_dir) {
         cleanup_free char *dir = tdrv_xasprintf("%s/allocs/%s", g->cfg->root, alloc);
