@@ -23,6 +23,7 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "net.h"
 #include "ports.h"
 #include "spec.h"
 #include "store.h"
@@ -798,16 +799,22 @@ static int docker_stop(struct gc *g, struct gtask *t, const char *id, int runnin
 /* ---- network ---- */
 
 /*
- * The network teardown hook: CNI DEL from the task's persisted network state. The `net`
- * branch (tdrv_net_teardown) has not landed here yet; until it does this records that
- * nothing was torn down. Replace the body with tdrv_net_teardown(cfg, alloc, task, ...).
+ * Network teardown (CNI DEL, the namespace, port mappings) from the task's persisted
+ * network state (<task dir>/network.json, common/net.h), which works after a crash from
+ * that file alone. A group network goes with its last member whose lease nobody holds.
+ * Idempotent: no state file, nothing to do. On failure the state file stays for a retry.
  */
 static int gc_net_teardown(struct gc *g, struct gtask *t, cJSON *actions, struct tdrv_err *err)
 {
+    cleanup_free char *p = tdrv_xasprintf("%s/%s", t->dir, TDRV_NET_STATE);
+    struct stat st;
+
     (void)g;
-    (void)err;
-    if (tdrv_json_at(t->state, "network_state"))
-        tdrv_json_append(actions, tdrv_json_xstr("network_teardown_unavailable"));
+    if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
+        return 0;
+    if (tdrv_net_teardown(p, err) < 0)
+        return tdrv_err_wrap(err, "task '%s' of allocation '%s'", t->task, t->alloc);
+    tdrv_json_append(actions, tdrv_json_xstr("network_torn_down"));
     return 0;
 }
 
@@ -1095,19 +1102,32 @@ static void process_alloc(struct gc *g, size_t from, size_t to)
     const char *alloc = g->t[from].alloc;
     int any_reaped = 0;
     struct tdrv_err e = {0};
+    int64_t ended = 0;
 
     for (size_t i = from; i < to; i++) {
+        int64_t v = parse_time(tdrv_json_at(g->t[i].state, "result.finished_at"));
+
         if (g->t[i].live)
             return; /* still in use: its ports and directory stay */
         any_reaped |= g->t[i].reaped;
+        if (v > ended)
+            ended = v;
     }
+    /* tasks that just exited may be restarted by their scheduler with the same ports:
+     * unless the scheduler said the allocation is over, wait for the grace after the end */
     {
         cleanup_json cJSON *leases = NULL;
         cleanup_free char *pd = tdrv_xasprintf("%s/ports", g->cfg->root);
         struct stat st;
+        int has = stat(pd, &st) == 0 && tdrv_ports_list(g->cfg, alloc, &leases, &e) == 0 &&
+                  cJSON_GetArraySize(tdrv_json_at(leases, "leases")) > 0;
 
-        if (stat(pd, &st) == 0 && tdrv_ports_list(g->cfg, alloc, &leases, &e) == 0 &&
-            cJSON_GetArraySize(tdrv_json_at(leases, "leases")) > 0) {
+        if ((has || g->o->remove_alloc_dir) && !any_reaped && alloc_live(g, alloc) != 0 &&
+            g->now - ended < g->grace) {
+            kept(g, "alloc", NULL, NULL, alloc, "recently_exited");
+            return;
+        }
+        if (has) {
             cJSON *it = item(g->found, "ports", NULL, NULL, alloc);
 
             tdrv_json_add_str(it, "alloc_id", alloc);
@@ -1129,7 +1149,6 @@ static void process_alloc(struct gc *g, size_t from, size_t to)
             failed(g, "ports", NULL, NULL, alloc, &e);
         }
     }
-    (void)any_reaped;
     /* every task finished or reaped, none younger than the grace: the operator asked */
     if (g->o->remove_alloc_dir) {
         cleanup_free char *dir = tdrv_xasprintf("%s/allocs/%s", g->cfg->root, alloc);

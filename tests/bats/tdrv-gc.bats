@@ -8,6 +8,15 @@ load helpers
 load lib/dockerd
 
 setup_file() {
+    # tasks with ports are bridged (CNI): on this file's own network, bridge and subnet
+    local id a b
+    id=$(printf '%06x' $(((RANDOM << 9 ^ RANDOM) & 0xffffff)))
+    export NET_NAME="tdrvgc-$id" BRIDGE="tdg$id"
+    for _ in $(seq 50); do
+        a=$((RANDOM % 200 + 20)) b=$((RANDOM % 256))
+        ip -4 route 2>/dev/null | grep -q "^10\.$a\.$b\." || break
+    done
+    export SUBNET="10.$a.$b.0/24"
     export LAYOUT="$BATS_FILE_TMPDIR/busybox-oci"
     "$TDRV_TOP/scripts/mkimage-busybox.sh" "$LAYOUT" docker.io/library/busybox:latest >/dev/null
     # a second, different image (one more config label) sharing busybox's layer
@@ -55,10 +64,30 @@ PY
 
 teardown_file() {
     tdrv_dockerd_stop
+    [ -n "${BRIDGE:-}" ] || return 0
+    ip link del "$BRIDGE" 2>/dev/null || true
+    rm -rf "/var/lib/cni/networks/$NET_NAME"
+    # CNI rules a killed test may have left (this network's comment only)
+    for t in nat filter; do
+        iptables-save -t "$t" 2>/dev/null | grep -F "name: \"$NET_NAME\"" | grep '^-A' |
+            while read -r rule; do eval "iptables -t $t -D ${rule#-A }" 2>/dev/null || true; done
+    done
+}
+
+conflist() {
+    jq -n --arg n "$NET_NAME" --arg b "$BRIDGE" --arg s "$SUBNET" '{
+      cniVersion: "1.0.0", name: $n, plugins: [
+        {type: "bridge", bridge: $b, isGateway: true, forceAddress: true, ipMasq: true,
+         hairpinMode: true, ipam: {type: "host-local", ranges: [[{subnet: $s}]],
+                                   routes: [{dst: "0.0.0.0/0"}]}},
+        {type: "firewall", backend: "iptables", iptablesAdminChainName: "TDRV-ADMIN"},
+        {type: "portmap", capabilities: {portMappings: true}, snat: true}]}'
 }
 
 setup() {
     tdrv_test_env
+    mkdir -p "$TDRV_ROOT/cni"
+    conflist >"$TDRV_ROOT/cni/tdrv.conflist"
     PIDS=()
     A1=$(cat /proc/sys/kernel/random/uuid)
     A2=$(cat /proc/sys/kernel/random/uuid)
@@ -67,6 +96,8 @@ setup() {
 teardown() {
     local t
     for p in "${PIDS[@]}"; do tdrv_stop_pid "$p"; done
+    # what a test left running: stopped and torn down (network too) the way tdrv-gc does it
+    TDRV_GC_NOW=+24h tdrv-gc --live --no-images <<<'[]' >/dev/null 2>&1 || true
     # monitors this test left (by the PIDs their state files name)
     for s in "$TDRV_ROOT"/allocs/*/*/state.json; do
         [ -f "$s" ] || continue
@@ -184,10 +215,11 @@ snapshot() {
 }
 
 @test "an empty host: an empty report, and nothing created" {
+    before=$(find "$TDRV_ROOT" "$TDRV_RUN" 2>/dev/null | sort)
     run --separate-stderr tdrv-gc
     assert_success
     jq -e '.found == [] and .removed == [] and .errors == [] and .dry_run == false' <<<"$output"
-    [ ! -e "$TDRV_ROOT" ]
+    [ "$(find "$TDRV_ROOT" "$TDRV_RUN" 2>/dev/null | sort)" = "$before" ]
 }
 
 # ---- the daemonless backend ----
@@ -199,6 +231,11 @@ snapshot() {
     [ "$(leases "$A1")" = 1 ] && [ "$(leases "$A2")" = 1 ]
     crash "$A1" dead
     live_state=$(cat "$TDRV_ROOT/allocs/$A2/live/state.json")
+    # both bridged on the test network: a namespace, an address, port mappings each
+    netns=$(jq -r .netns "$TDRV_ROOT/allocs/$A1/dead/network.json")
+    ip=$(jq -r '.result.ips[0].address | split("/")[0]' "$TDRV_ROOT/allocs/$A1/dead/network.json")
+    [ -e "$netns" ] && [ -e "/var/lib/cni/networks/$NET_NAME/$ip" ]
+    iptables-save -t nat | grep -q "dead-$A1"
 
     # just after the crash: too young
     run --separate-stderr tdrv-gc
@@ -221,8 +258,15 @@ snapshot() {
     [ ! -e "$TDRV_RUN/tasks/dead-$A1" ]
     ! grep -q " $TDRV_RUN/tasks/dead-$A1" /proc/self/mounts
     [ "$(leases "$A1")" = 0 ]
+    # its CNI state is gone: namespace, address, NAT rules, state file; the live one's stays
+    [ ! -e "$netns" ] && [ ! -e "/var/lib/cni/networks/$NET_NAME/$ip" ]
+    ! iptables-save -t nat | grep -q "dead-$A1"
+    [ ! -e "$TDRV_ROOT/allocs/$A1/dead/network.json" ]
+    [ -e "$TDRV_ROOT/allocs/$A2/live/network.json" ]
+    iptables-save -t nat | grep -q "live-$A2"
     # logs and result kept, state.json says what gc did
-    jq -e '.state == "reaped" and .gc.previous_state == "running" and (.gc.actions | index("runtime_deleted"))' \
+    jq -e '.state == "reaped" and .gc.previous_state == "running" and (.gc.actions | index("runtime_deleted"))
+           and (.gc.actions | index("network_torn_down"))' \
         "$TDRV_ROOT/allocs/$A1/dead/state.json"
     [ -d "$TDRV_ROOT/allocs/$A1/dead/logs" ]
     # the live task: running, lease held, ports kept, state unchanged
@@ -301,6 +345,8 @@ snapshot() {
 @test "oci: exited tasks' leftovers go per gc.container; a clean exit leaves nothing to do" {
     needs_oci
     task "$A1" done 'exit 3' | tdrv-run >/dev/null || true
+    # the supervisor may still be cleaning up (network, bundle) as tdrv-run returns
+    for _ in $(seq 100); do flock -n "$TDRV_ROOT/allocs/$A1/done/lease" true && break; sleep 0.1; done
     jq -e '.state == "exited"' "$TDRV_ROOT/allocs/$A1/done/state.json"
     TDRV_GC_NOW=+10m run --separate-stderr tdrv-gc --no-images
     jq -e '.found == []' <<<"$output"
@@ -328,9 +374,9 @@ snapshot() {
     mkdir -p "$TDRV_ROOT/allocs/..x/t" "$TDRV_ROOT/allocs/sp ace/t"
     echo '{}' >"$TDRV_ROOT/allocs/sp ace/t/state.json"
     before=$(find "$BATS_TEST_TMPDIR/outside" -printf '%p %s %T@\n')
-    TDRV_GC_NOW=+1d run --separate-stderr tdrv-gc --remove-alloc-dir --live <<<'[]' --no-images
+    TDRV_GC_NOW=+24h run --separate-stderr tdrv-gc --remove-alloc-dir --live <<<'[]' --no-images
     # the held one is stopped only because --live says its allocation is gone; without it:
-    TDRV_GC_NOW=+1d run --separate-stderr tdrv-gc --remove-alloc-dir --no-images
+    TDRV_GC_NOW=+24h run --separate-stderr tdrv-gc --remove-alloc-dir --no-images
     [ "$before" = "$(find "$BATS_TEST_TMPDIR/outside" -printf '%p %s %T@\n')" ]
     [ -L "$TDRV_ROOT/allocs/$A2" ] && [ -d "$TDRV_ROOT/allocs/sp ace/t" ]
 }
@@ -339,7 +385,7 @@ snapshot() {
     needs_oci
     start "$A1" held
     state=$(cat "$TDRV_ROOT/allocs/$A1/held/state.json")
-    TDRV_GC_NOW=+1d run --separate-stderr tdrv-gc --remove-alloc-dir
+    TDRV_GC_NOW=+24h run --separate-stderr tdrv-gc --remove-alloc-dir
     assert_success
     jq -e '.removed == []' <<<"$output"
     running "$A1" held
@@ -422,6 +468,8 @@ snapshot() {
     for point in locked begin stopped unmounted network state ports alloc_dir; do
         A1=$(cat /proc/sys/kernel/random/uuid)
         start "$A1" c
+        ip=$(jq -r '.result.ips[0].address | split("/")[0]' "$TDRV_ROOT/allocs/$A1/c/network.json")
+        [ -e "/var/lib/cni/networks/$NET_NAME/$ip" ]
         crash "$A1" c
         TDRV_GC_CRASH_AT=$point TDRV_GC_NOW=+6m run --separate-stderr -137 \
             tdrv-gc --remove-alloc-dir --no-images
@@ -433,6 +481,10 @@ snapshot() {
         [ ! -e "$TDRV_ROOT/allocs/$A1" ] && [ ! -e "$TDRV_ROOT/allocs/.gc-$A1" ]
         [ "$(leases "$A1")" = 0 ]
         [ -z "$(ls "$TDRV_ROOT/pins")" ]
+        # no CNI address, no NAT rule, no namespace left
+        [ ! -e "/var/lib/cni/networks/$NET_NAME/$ip" ]
+        ! iptables-save -t nat | grep -q "c-$A1"
+        [ ! -e "$TDRV_RUN/netns/c-$A1" ]
     done
     # and the image sweep, killed half way, finishes the next time
     TDRV_GC_CRASH_AT=sweep TDRV_GC_NOW=+1h run --separate-stderr -137 tdrv-gc
@@ -479,7 +531,7 @@ dstate() { # the container's status, or "gone"
     hand=$(docker run -d --name "hand-$A1" tdrv-test/hand:1 sh -c 'while :; do sleep 1; done')
     stopped=$(docker create tdrv-test/hand:1 true)
     for args in "" "--backend docker" "--live" "--remove-alloc-dir" "--dry-run"; do
-        TDRV_GC_NOW=+1d run --separate-stderr tdrv-gc $args <<<'[]'
+        TDRV_GC_NOW=+24h run --separate-stderr tdrv-gc $args <<<'[]'
         assert_success
         [ "$(docker inspect -f '{{.State.Running}}' "$hand")" = true ]
         docker inspect "$stopped" >/dev/null
