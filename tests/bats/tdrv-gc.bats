@@ -212,6 +212,17 @@ snapshot() {
     jq -e '.kept[] | select(.kind == "engine" and .reason == "engine_unavailable")' <<<"$output"
 }
 
+@test "--watch: a report per period, one JSON line each, until SIGTERM" {
+    tdrv-gc --watch=1s >"$BATS_TEST_TMPDIR/w.jsonl" 2>"$BATS_TEST_TMPDIR/w.err" &
+    pid=$!
+    PIDS+=("$pid")
+    sleep 2.5
+    kill "$pid"
+    wait "$pid"
+    [ "$(wc -l <"$BATS_TEST_TMPDIR/w.jsonl")" -ge 2 ]
+    jq -se 'all(.[]; .counts.errors == 0)' "$BATS_TEST_TMPDIR/w.jsonl"
+}
+
 @test "an empty host: an empty report, and nothing created" {
     before=$(find "$TDRV_ROOT" "$TDRV_RUN" 2>/dev/null | sort)
     run --separate-stderr tdrv-gc
