@@ -57,7 +57,7 @@ for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && brea
 img=127.0.0.1:$port/bench/img:1
 skopeo copy -q --dest-tls-verify=false "oci:$cache" "docker://$img"
 
-# measure LABEL CMD...: appends "label seconds max_rss_kb" to $work/results
+# measure LABEL CMD...: appends "label seconds max_rss_kb cpu_seconds" to $work/results
 measure() {
     local label=$1
     shift
@@ -65,10 +65,11 @@ measure() {
     echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
     /usr/bin/time -v -o "$work/time.txt" "$@" >/dev/null 2>"$work/$label.err" ||
         { echo "bench pull: $label failed:" >&2; tail -5 "$work/$label.err" >&2; exit 70; }
-    local wall rss
+    local wall rss cpu
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$work/time.txt")
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt")
-    echo "$label $wall $rss" >>"$work/results"
+    cpu=$(awk -F': ' '/User time|System time/ {s+=$2} END {print s}' "$work/time.txt")
+    echo "$label $wall $rss $cpu" >>"$work/results"
 }
 
 have_docker=0
@@ -87,17 +88,19 @@ done
 [ "$have_docker" = 1 ] && docker rmi -f "$img" >/dev/null 2>&1 || true
 
 awk -v size="$size" '
-{ t[$1] += $2; n[$1]++; if ($3 > m[$1]) m[$1] = $3 }
+{ t[$1] += $2; c[$1] += $4; n[$1]++; if ($3 > m[$1]) m[$1] = $3 }
 END {
     tt = t["tdrv"] / n["tdrv"]; ts = t["skopeo"] / n["skopeo"]; tu = t["umoci"] / n["umoci"]
     peer = ts + tu; peer_rss = (m["skopeo"] > m["umoci"]) ? m["skopeo"] : m["umoci"]
+    ct = c["tdrv"] / n["tdrv"]; cp = (c["skopeo"] + c["umoci"]) / n["tdrv"]
     printf "image: 4 layers, %.1f MB compressed, runs: %d\n", size / 1e6, n["tdrv"]
-    printf "%-28s %9s %12s\n", "tool", "wall s", "peak RSS MiB"
-    printf "%-28s %9.2f %12.1f\n", "tdrv-pull (pull+unpack)", tt, m["tdrv"] / 1024
-    printf "%-28s %9.2f %12.1f\n", "skopeo copy", ts, m["skopeo"] / 1024
-    printf "%-28s %9.2f %12.1f\n", "umoci unpack", tu, m["umoci"] / 1024
-    printf "%-28s %9.2f %12.1f\n", "skopeo+umoci", peer, peer_rss / 1024
+    printf "%-28s %9s %9s %12s\n", "tool", "wall s", "cpu s", "peak RSS MiB"
+    printf "%-28s %9.2f %9.2f %12.1f\n", "tdrv-pull (pull+unpack)", tt, ct, m["tdrv"] / 1024
+    printf "%-28s %9.2f %9.2f %12.1f\n", "skopeo copy", ts, c["skopeo"] / n["skopeo"], m["skopeo"] / 1024
+    printf "%-28s %9.2f %9.2f %12.1f\n", "umoci unpack", tu, c["umoci"] / n["umoci"], m["umoci"] / 1024
+    printf "%-28s %9.2f %9.2f %12.1f\n", "skopeo+umoci", peer, cp, peer_rss / 1024
     printf "ratio time  (skopeo+umoci / tdrv-pull): %.2fx\n", peer / tt
+    printf "ratio cpu   (skopeo+umoci / tdrv-pull): %.2fx\n", cp / ct
     printf "ratio peak RSS (skopeo+umoci / tdrv-pull): %.2fx\n", peer_rss / m["tdrv"]
     if (n["docker"]) {
         td = t["docker"] / n["docker"]

@@ -330,6 +330,9 @@ int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct 
         cleanup_free char *name = NULL;
         cJSON *obj = NULL;
         int found = 0;
+        if (tdrv_json_str(req, "alloc_id", TDRV_OPTIONAL, &lo.alloc_id, err) < 0 ||
+            tdrv_json_str(req, "task", TDRV_OPTIONAL, &lo.task, err) < 0)
+            return -1;
         if (!image && tdrv_json_str(req, "config.image", TDRV_OPTIONAL, &image, err) < 0)
             return -1;
         if (image) {
@@ -406,8 +409,11 @@ int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct 
         present = 0; /* another platform's image is stored under this reference */
     tdrv_err_clear(err);
     if (policy == TDRV_POLICY_DEFAULT)
+        /* The docker driver's rule (an omitted or `latest` tag is always re-checked)
+         * for docker tasks and for a shell user's `tdrv-pull IMAGE`; the daemonless
+         * drivers (oci, rkt, containerd-driver) default to rkt's "new". */
         policy = force || (driver && !strcmp(driver, "docker") && is_latest(&ref)) ||
-                         (!driver && is_latest(&ref))
+                         (opt->image && is_latest(&ref))
                      ? TDRV_POLICY_UPDATE
                      : TDRV_POLICY_NEW;
     if (force && policy != TDRV_POLICY_NEVER)
@@ -428,8 +434,17 @@ int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct 
         if (!tdrv_cred_empty(&cred))
             tdrv_info("using credentials from %s for '%s'", cred.source, ref.domain);
         ro.cred = &cred;
-        if (tdrv_registry_open(&reg, &ref, &ro, err) < 0)
-            return -1;
+        if (tdrv_registry_open(&reg, &ref, &ro, err) < 0) {
+            /* re-checking a stored image: an unreachable registry is not fatal */
+            if (!present || force ||
+                (err->code != TDRV_E_UNAVAILABLE && err->code != TDRV_E_TEMPFAIL))
+                return -1;
+            tdrv_warn("using the stored image: %s", err->msg);
+            tdrv_err_clear(err);
+            cached = 1;
+        }
+    }
+    if (!cached) {
         if (present && !ref.digest && !force) {
             /* a cheap HEAD: a GET counts as a pull on Docker Hub */
             if (tdrv_registry_head(reg, ref.tag, remote, sizeof(remote), err) == 0 &&

@@ -1,6 +1,7 @@
 #include "pull_local.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 #include "json.h"
 #include "mem.h"
@@ -39,8 +40,18 @@ int tdrv_pull_local(const struct tdrv_pull_local *o, const char *ref, cJSON **im
     if (tdrv_store_open(&s, o->root, err) < 0)
         return -1;
     if (o->load) {
-        if (tdrv_store_load(&s, o->load, ref, &info, err) < 0)
-            return tdrv_err_wrap(err, "unable to load '%s'", o->load);
+        cleanup_free char *local = NULL;
+        const char *path = o->load;
+        struct stat st;
+
+        if (path[0] != '/' && o->alloc_id && o->task && !strchr(o->alloc_id, '/') &&
+            !strchr(o->task, '/') && strcmp(o->alloc_id, "..") && strcmp(o->task, "..")) {
+            local = tdrv_xasprintf("%s/allocs/%s/%s/local/%s", s.root, o->alloc_id, o->task, path);
+            if (stat(local, &st) == 0)
+                path = local;
+        }
+        if (tdrv_store_load(&s, path, ref, &info, err) < 0)
+            return tdrv_err_wrap(err, "unable to load '%s'", path);
     } else {
         if (tdrv_store_lookup(&s, ref, &info, err) < 0) {
             if (err->code != TDRV_E_NOINPUT)

@@ -17,6 +17,10 @@ struct tdrv_pull_local {
     const char *root;   /* store root (NULL: $TDRV_ROOT or /var/lib/tdrv) */
     const char *load;   /* archive or OCI layout to load, or NULL */
     const char *rootfs; /* also write the flattened rootfs here, or NULL */
+    /* A relative load path is looked for first in the task's local dir, as Nomad's docker
+     * driver does: <root>/allocs/<alloc_id>/<task>/local/<load>; else taken as given. */
+    const char *alloc_id;
+    const char *task;
 };
 
 /*

@@ -253,7 +253,7 @@ static int transient_curl(CURLcode c)
 {
     return c == CURLE_COULDNT_CONNECT || c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR ||
            c == CURLE_PARTIAL_FILE || c == CURLE_GOT_NOTHING || c == CURLE_HTTP2 ||
-           c == CURLE_HTTP2_STREAM || c == CURLE_COULDNT_RESOLVE_HOST;
+           c == CURLE_HTTP2_STREAM;
 }
 
 static int transient_status(long s)
@@ -415,16 +415,12 @@ static int fetch_token(struct tdrv_registry *r, struct tdrv_err *err)
     if (c && c->identitytoken) {
         /* OAuth2 refresh-token grant (identitytoken), POST to the realm */
         char *esc_tok = curl_easy_escape(NULL, c->identitytoken, 0);
-        url = tdrv_xstrdup(r->chal.realm);
         post = tdrv_xasprintf("grant_type=refresh_token&refresh_token=%s&service=%s&scope=%s&"
                               "client_id=tdrv",
                               esc_tok, esc_svc, esc_scope);
         explicit_bzero(esc_tok, strlen(esc_tok));
         curl_free(esc_tok);
     } else {
-        url = tdrv_xasprintf("%s%sservice=%s&scope=%s%s%s", r->chal.realm,
-                             strchr(r->chal.realm, '?') ? "&" : "?", esc_svc, esc_scope,
-                             esc_extra ? "&scope=" : "", esc_extra ? esc_extra : "");
         if (c && c->username && c->password) {
             cleanup_free char *up = tdrv_xasprintf("%s:%s", c->username, c->password);
             cleanup_free char *b = tdrv_base64_encode(up, strlen(up));
@@ -433,11 +429,20 @@ static int fetch_token(struct tdrv_registry *r, struct tdrv_err *err)
             explicit_bzero(b, strlen(b));
         }
     }
+    url = tdrv_xasprintf("%s%sservice=%s&scope=%s%s%s", r->chal.realm,
+                         strchr(r->chal.realm, '?') ? "&" : "?", esc_svc, esc_scope,
+                         esc_extra ? "&scope=" : "", esc_extra ? esc_extra : "");
     curl_free(esc_svc);
     curl_free(esc_scope);
     curl_free(esc_extra);
-    rc = http_do(r, post ? "POST" : "GET", url, "Accept: application/json", basic, post, &rs,
-                 r->o.retries, err);
+    rc = http_do(r, post ? "POST" : "GET", post ? r->chal.realm : url, "Accept: application/json",
+                 basic, post, &rs, r->o.retries, err);
+    if (rc == 0 && post &&
+        (rs.status == 400 || rs.status == 404 || rs.status == 405 || rs.status == 501)) {
+        /* a token server without the OAuth2 endpoint: the plain GET (containerd does so) */
+        tdrv_debug("token server answered HTTP %ld to the OAuth2 POST; using GET", rs.status);
+        rc = http_do(r, "GET", url, "Accept: application/json", NULL, NULL, &rs, r->o.retries, err);
+    }
     if (basic)
         explicit_bzero(basic, strlen(basic));
     if (post)

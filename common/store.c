@@ -335,7 +335,8 @@ int tdrv_store_blob_read(struct tdrv_store *s, const char *digest, size_t max, c
     rel = blob_rel(digest);
     if (tdrv_read_file_at(s->root_fd, rel, max, &buf, &n, err) < 0) {
         if (err->code == TDRV_E_NOINPUT)
-            err->code = TDRV_E_NOINPUT;
+            return tdrv_err_setw(err, TDRV_E_NOINPUT, "blob_not_found", ENOENT,
+                                 "blob %s is not in the store", digest);
         return tdrv_err_wrap(err, "blob %s", digest);
     }
     tdrv_digest_buf(alg, buf, n, got);
@@ -432,6 +433,14 @@ static int layer_tmp(struct tdrv_store *s, const char *chain_id, char **name, in
     return 0;
 }
 
+static void rm_tmp(struct tdrv_store *s, const char *tmp)
+{
+    struct tdrv_err e = {0};
+
+    if (tmp)
+        tdrv_rm_rf_at(s->root_fd, tmp, &e);
+}
+
 /* Check the DiffID, record the layer's metadata and rename the directory into place. */
 static int layer_finish(struct tdrv_store *s, const struct tdrv_layer_desc *desc, const char *tmp,
                         const char *diff_id, struct tdrv_err *err)
@@ -445,6 +454,11 @@ static int layer_finish(struct tdrv_store *s, const struct tdrv_layer_desc *desc
         return tdrv_err_setw(err, TDRV_E_PROTOCOL, "diff_id_mismatch", 0,
                              "layer %s: uncompressed digest %s does not match diff_id %s",
                              desc->digest, diff_id, desc->diff_id);
+    if (tdrv_store_layer_has(s, desc->chain_id)) {
+        /* Already there (only its blob was missing): keep the one in place. */
+        rm_tmp(s, tmp);
+        return 0;
+    }
     tdrv_json_add_str(j, "digest", desc->digest);
     tdrv_json_add_str(j, "diff_id", diff_id);
     tdrv_json_add_str(j, "chain_id", desc->chain_id);
@@ -464,14 +478,6 @@ static int layer_lock(struct tdrv_store *s, const char *chain_id, int *fd, struc
     cleanup_free char *n = tdrv_xasprintf("locks/layer-%s", hex_of(chain_id));
 
     return tdrv_lock_at(s->root_fd, n, fd, err);
-}
-
-static void rm_tmp(struct tdrv_store *s, const char *tmp)
-{
-    struct tdrv_err e = {0};
-
-    if (tmp)
-        tdrv_rm_rf_at(s->root_fd, tmp, &e);
 }
 
 static int layer_unpack_locked(struct tdrv_store *s, const struct tdrv_layer_desc *desc,
@@ -1410,5 +1416,64 @@ int tdrv_store_rootfs_unmount(struct tdrv_store *s, const char *dir, struct tdrv
         tdrv_rm_rf_at(dfd, "work", err) < 0)
         return -1;
     unlinkat(dfd, "image.json", 0);
+    return 0;
+}
+
+int tdrv_store_pins(struct tdrv_store *s, cJSON **pins, struct tdrv_err *err)
+{
+    cleanup_json cJSON *out = tdrv_json_xarr();
+    int fd = openat(s->root_fd, "pins", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *de;
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return tdrv_err_set(err, TDRV_E_OS, errno, "unable to read '%s/pins'", s->root);
+    }
+    while ((de = readdir(d)) != NULL) {
+        cleanup_free char *md = NULL;
+        cJSON *dirs = NULL;
+        int pfd;
+        DIR *pd;
+        struct dirent *pe;
+        struct tdrv_err e2 = {0};
+
+        if (de->d_name[0] == '.' || strlen(de->d_name) != 64)
+            continue;
+        md = tdrv_xasprintf("sha256:%s", de->d_name);
+        if (tdrv_digest_parse(md, NULL, NULL, &e2) < 0)
+            continue;
+        pfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        pd = pfd >= 0 ? fdopendir(pfd) : NULL;
+        if (!pd) {
+            if (pfd >= 0)
+                close(pfd);
+            continue;
+        }
+        dirs = tdrv_json_xarr();
+        while ((pe = readdir(pd)) != NULL) {
+            cleanup_free char *dir = NULL;
+            size_t len = 0;
+
+            if (pe->d_name[0] == '.')
+                continue;
+            if (tdrv_read_file_at(dirfd(pd), pe->d_name, 8192, &dir, &len, &e2) == 0)
+                tdrv_json_append(dirs, tdrv_json_xstr(dir));
+            tdrv_err_clear(&e2);
+        }
+        closedir(pd);
+        if (cJSON_GetArraySize(dirs)) {
+            cJSON *p = tdrv_json_xobj();
+
+            tdrv_json_add_str(p, "manifest_digest", md);
+            tdrv_json_add(p, "dirs", dirs);
+            tdrv_json_append(out, p);
+        } else {
+            cJSON_Delete(dirs);
+        }
+    }
+    closedir(d);
+    *pins = steal_ptr(&out);
     return 0;
 }

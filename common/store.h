@@ -179,6 +179,10 @@ int tdrv_store_rootfs_mount(struct tdrv_store *s, const char *manifest_digest, c
 /* Undo tdrv_store_rootfs_mount (unmount; remove dir's upper/work/rootfs). Idempotent. */
 int tdrv_store_rootfs_unmount(struct tdrv_store *s, const char *dir, struct tdrv_err *err);
 
+/* What mounted rootfs pin (for tdrv-gc): a new array of {"manifest_digest", "dirs": [...]}
+ * from pins/, one per image a task rootfs uses. */
+int tdrv_store_pins(struct tdrv_store *s, cJSON **pins, struct tdrv_err *err);
+
 /* Write the image's flattened root filesystem into dir (created; must be empty or absent),
  * as `umoci unpack` gives a bundle's rootfs. */
 int tdrv_store_flatten(struct tdrv_store *s, const char *manifest_digest, const char *dir,

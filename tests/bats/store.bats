@@ -105,7 +105,7 @@ differential() {
     run skopeo inspect "oci:$TDRV_ROOT/images:docker.io/library/busybox:latest"
     assert_success
     assert_output --partial '"Architecture": "amd64"'
-    run --separate-stderr tdrv-pull busybox
+    run --separate-stderr tdrv-pull --pull-policy new busybox
     assert_success
     jq -e '.image.cached == true' <<<"$output"
     run --separate-stderr tdrv-pull "busybox@$md"
@@ -178,6 +178,15 @@ differential() {
     jq -e '.image.reference == "docker.io/test/links:latest" and .config.load' <<<"$output"
     run skopeo inspect "oci:$TDRV_ROOT/images:docker.io/test/links:latest"
     assert_success
+}
+
+@test "a relative config.load is looked for in the task's local dir first" {
+    mkdir -p "$TDRV_ROOT/allocs/a1/web/local"
+    python3 "$LIB/layers.py" archive docker-oci links "$TDRV_ROOT/allocs/a1/web/local/img.tar"
+    cd "$BATS_TEST_TMPDIR"
+    run --separate-stderr tdrv-pull <<<'{"alloc_id":"a1","task":"web","config":{"image":"test/links","load":"img.tar"}}'
+    assert_success
+    jq -e '.image.reference == "docker.io/test/links:latest"' <<<"$output"
 }
 
 @test "an ACI (plain and gzipped) becomes a one-layer image with its app as the config" {

@@ -92,7 +92,7 @@ setup_file() {
 
     local tport
     tport=$(tdrv_free_port 5100 5199)
-    (cd "$d" && exec python3 "$FX/token_server.py" "$tport" tok.key tok.pem tdrv-test alice 's3cret-Pa55') \
+    (cd "$d" && exec python3 "$FX/token_server.py" "$tport" tok.key tok.pem tdrv-test alice 's3cret-Pa55' 'tdrv-refresh-tok3n') \
         >"$d/token.log" 2>&1 &
     echo $! >>"$d/pids"
     wait_port "$tport"
@@ -131,6 +131,22 @@ setup_file() {
     echo $! >>"$d/pids"
     wait_port "$uport"
     echo "UNAVAIL_PORT=$uport" >>"$d/env"
+    local bport rport
+    bport=$(tdrv_free_port 5100 5199)
+    python3 "$FX/blob_server.py" "$bport" "$d/BASIC/data" "$d/blobs.log" >"$d/blob_server.out" 2>&1 &
+    echo $! >>"$d/pids"
+    wait_port "$bport"
+    rport=$(tdrv_free_port 5100 5199)
+    python3 "$FX/fault_proxy.py" "$rport" "$BASIC_PORT" redirect "$bport" >"$d/redirect.log" 2>&1 &
+    echo $! >>"$d/pids"
+    wait_port "$rport"
+    echo "REDIRECT_PORT=$rport" >>"$d/env"
+    local fport
+    fport=$(tdrv_free_port 5100 5199)
+    python3 "$FX/fake_registry.py" "$fport" >"$d/fake_registry.out" 2>&1 &
+    echo $! >>"$d/pids"
+    wait_port "$fport"
+    echo "FAKE_PORT=$fport" >>"$d/env"
     python3 "$FX/fake_engine.py" "$d/engine.sock" "$d/engine.log" >"$d/engine.out" 2>&1 &
     echo $! >>"$d/pids"
     for _ in $(seq 100); do [ -S "$d/engine.sock" ] && break; sleep 0.1; done
@@ -265,6 +281,13 @@ no_secret() { # the password must appear nowhere
     ! grep -q "$(printf 'alice:wrong-s3cret-Pa55' | base64)" <<<"$stderr"
 }
 
+@test "a blob redirected to another host gets no credentials" {
+    run --separate-stderr -0 tdrv-pull <<<'{"config":{"image":"127.0.0.1:'"$REDIRECT_PORT"'/private/img:1","auth":{"username":"alice","password":"s3cret-Pa55"}}}'
+    jq -e --arg d "$(layout_digest priv)" '.image.manifest_digest == $d' <<<"$output"
+    grep -q "authorization=no" "$FXD/blobs.log"
+    ! grep -q "authorization=yes" "$FXD/blobs.log"
+}
+
 @test "credentials from the operator's auth.config (config.json auths)" {
     printf '{"auths":{"127.0.0.1:%s":{"auth":"%s"}}}\n' "$BASIC_PORT" \
         "$(printf 'alice:s3cret-Pa55' | base64)" >"$BATS_TEST_TMPDIR/config.json"
@@ -322,6 +345,16 @@ SH
     ! grep -q 'bad-s3cret' <<<"$output$stderr"
 }
 
+@test "token auth: an identity token (config.json identitytoken) through the OAuth2 POST" {
+    printf '{"auths":{"127.0.0.1:%s":{"identitytoken":"tdrv-refresh-tok3n"}}}\n' "$TOKEN_PORT" \
+        >"$BATS_TEST_TMPDIR/config.json"
+    printf 'auth:\n  config: %s\n' "$BATS_TEST_TMPDIR/config.json" >"$TDRV_CONFIG"
+    run --separate-stderr -0 tdrv-pull -vv "127.0.0.1:$TOKEN_PORT/private/img:1"
+    jq -e --arg d "$(layout_digest priv)" '.image.manifest_digest == $d' <<<"$output"
+    grep -q "POST grant=refresh_token scope=repository:private/img:pull" "$FXD/$TOKEN_SRV_PORT.log"
+    ! grep -q 'tdrv-refresh-tok3n' <<<"$output$stderr"
+}
+
 @test "TLS: verified with --ca-file, refused without it, allowed by insecure_options tls" {
     run --separate-stderr -0 tdrv-pull --ca-file "$FXD/ca.pem" "127.0.0.1:$TLS_PORT/tls/busybox:1"
     jq -e --arg d "$(layout_digest bb)" '.image.manifest_digest == $d' <<<"$output"
@@ -330,6 +363,18 @@ SH
     jq -e '.error.code == "registry_unreachable"' <<<"$output"
     grep -q 'TLS' <<<"$stderr"
     run --separate-stderr -0 tdrv-pull <<<'{"config":{"image":"127.0.0.1:'"$TLS_PORT"'/tls/busybox:1","insecure_options":["tls"]}}'
+}
+
+@test "protocol breaches are refused: schema 1, a lying digest header, mixed types, 5 MiB manifests" {
+    run --separate-stderr -76 tdrv-pull "127.0.0.1:$FAKE_PORT/schema1:1"
+    jq -e '.error.code == "unsupported_manifest"' <<<"$output"
+    grep -q "schema 1" <<<"$stderr"
+    run --separate-stderr -76 tdrv-pull "127.0.0.1:$FAKE_PORT/liar:1"
+    jq -e '.error.code == "digest_mismatch"' <<<"$output"
+    run --separate-stderr -76 tdrv-pull "127.0.0.1:$FAKE_PORT/mixed:1"
+    grep -q "differs from Content-Type" <<<"$stderr"
+    run --separate-stderr -76 tdrv-pull "127.0.0.1:$FAKE_PORT/huge:1"
+    grep -q "larger than" <<<"$stderr"
 }
 
 @test "a blob tampered on the registry's disk is refused (76) and not stored" {

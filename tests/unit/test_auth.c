@@ -5,6 +5,7 @@
 #include "auth.h"
 #include "json.h"
 #include "mem.h"
+#include "pull_docker.h"
 #include "tap.h"
 
 void test_auth(void);
@@ -150,6 +151,27 @@ void test_auth(void)
         free(e);
         e = tdrv_base64_encode("ab", 2);
         CHECK_STR(e, "YWI=", "base64 encode with padding");
+    }
+    {
+        /* X-Registry-Auth for the Engine: base64url of the JSON (Nomad's TestDockerDriver_
+         * AuthFromTaskConfig encodes {"username":"foo","password":"bar"} the same way) */
+        struct tdrv_cred c = {0};
+        cleanup_free char *h = NULL;
+        cleanup_free char *dec = NULL;
+        size_t n = 0;
+        struct tdrv_err err = {0};
+        c.username = tdrv_xstrdup("foo");
+        c.password = tdrv_xstrdup("b?r>>");
+        h = tdrv_registry_auth_header(&c, "www.foobar.com");
+        ok(!strchr(h, '+') && !strchr(h, '/'), "X-Registry-Auth is base64url");
+        for (char *p = h; *p; p++)
+            *p = *p == '-' ? '+' : *p == '_' ? '/' : *p;
+        ok(tdrv_base64_decode(h, &dec, &n, &err) == 0, "X-Registry-Auth decodes");
+        CHECK_STR(dec,
+                  "{\"username\":\"foo\",\"password\":\"b?r>>\",\"serveraddress\":"
+                  "\"www.foobar.com\"}",
+                  "X-Registry-Auth JSON");
+        tdrv_cred_release(&c);
     }
     CHECK_STR(tdrv_auth_key("docker.io"), "https://index.docker.io/v1/", "key for docker.io");
     CHECK_STR(tdrv_auth_key("index.docker.io"), "https://index.docker.io/v1/",

@@ -1,6 +1,7 @@
 /* The store's ingest API as the registry client uses it: resumable verified blobs, a layer
  * unpacked while it streams, images recorded and looked up, and a task's rootfs. */
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,6 +38,35 @@ static size_t make_tar(unsigned char *t, const char *name, const char *data)
     snprintf((char *)t + 148, 8, "%06o", sum);
     memcpy(t + 512, data, n);
     return 2048;
+}
+
+/* gzip of buf with one stored (uncompressed) deflate block: a real gzip stream, no zlib. */
+static size_t make_gzip(unsigned char *out, const unsigned char *buf, size_t n)
+{
+    static const unsigned char hdr[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+    uint32_t crc = 0xffffffffu;
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        crc ^= buf[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+    }
+    crc ^= 0xffffffffu;
+    memcpy(out, hdr, sizeof(hdr));
+    o = sizeof(hdr);
+    out[o++] = 1; /* BFINAL, stored */
+    out[o++] = (unsigned char)(n & 0xff);
+    out[o++] = (unsigned char)(n >> 8);
+    out[o++] = (unsigned char)(~n & 0xff);
+    out[o++] = (unsigned char)((~n >> 8) & 0xff);
+    memcpy(out + o, buf, n);
+    o += n;
+    for (int k = 0; k < 4; k++)
+        out[o++] = (unsigned char)(crc >> (8 * k));
+    for (int k = 0; k < 4; k++)
+        out[o++] = (unsigned char)(n >> (8 * k));
+    return o;
 }
 
 static int exists(const char *dir, const char *rel)
@@ -131,6 +161,43 @@ void test_store(void)
         }
         CHECK_INT(tdrv_store_layer_begin(&s, &desc, &lw, &err), 1, "layer: nothing left to do");
     }
+    /* a gzip layer, as registries serve them: blob digest != DiffID */
+    {
+        unsigned char t4[2048];
+        unsigned char gz[2200];
+        size_t n4 = make_tar(t4, "gz/inside", "gzipped\n");
+        size_t ng = make_gzip(gz, t4, n4);
+        struct tdrv_layer_desc g;
+
+        memset(&g, 0, sizeof(g));
+        tdrv_digest_buf(TDRV_SHA256, gz, ng, g.digest);
+        tdrv_digest_buf(TDRV_SHA256, t4, n4, g.diff_id);
+        g.size = (int64_t)ng;
+        tdrv_chain_ids(&g, 1, &err);
+        CHECK_INT(tdrv_store_layer_begin(&s, &g, &lw, &err), 0, "gzip layer: begin");
+        for (size_t off = 0; off < ng; off += 333)
+            tdrv_layer_write(lw, gz + off, ng - off < 333 ? ng - off : 333, &err);
+        CHECK_INT(tdrv_layer_commit(lw, &err), 0, "gzip layer: commit checks the DiffID");
+        if (err.code)
+            printf("# %s\n", err.msg);
+        {
+            cleanup_free char *p =
+                tdrv_xasprintf("layers/%s/gz/inside", strchr(g.chain_id, ':') + 1);
+
+            ok(exists(root, p), "gzip layer: unpacked while streaming");
+        }
+        ok(tdrv_store_blob_has(&s, g.digest), "gzip layer: compressed blob stored");
+        {
+            cleanup_free char *bp = tdrv_store_blob_path(&s, g.digest);
+
+            unlink(bp);
+            CHECK_INT(tdrv_store_layer_begin(&s, &g, &lw, &err), 0,
+                      "gzip layer: blob gone, layer there: stream again");
+            tdrv_layer_write(lw, gz, ng, &err);
+            CHECK_INT(tdrv_layer_commit(lw, &err), 0, "gzip layer: the layer in place is kept");
+            ok(tdrv_store_blob_has(&s, g.digest), "gzip layer: blob back");
+        }
+    }
     {
         struct tdrv_layer_desc bad = desc;
         unsigned char tar3[2048];
@@ -210,9 +277,28 @@ void test_store(void)
 
             ok(stat(pins, &st) == 0, "rootfs: image pinned (no_overlay=%d)", no_overlay);
         }
+        {
+            cleanup_json cJSON *pins = NULL;
+            const cJSON *first = NULL;
+            const char *pmd = NULL;
+            const char *pdir = NULL;
+
+            CHECK_INT(tdrv_store_pins(&s, &pins, &err), 0, "pins: listed");
+            first = cJSON_GetArrayItem(pins, 0);
+            tdrv_json_str(first, "manifest_digest", TDRV_OPTIONAL, &pmd, &err);
+            CHECK_STR(pmd, md, "pins: the image");
+            pdir = cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(first, "dirs"), 0));
+            CHECK_STR(pdir, dir, "pins: the task dir");
+        }
         CHECK_INT(tdrv_store_rootfs_unmount(&s, dir, &err), 0, "rootfs: unmount");
         ok(!exists(dir, "rootfs") && !exists(dir, "upper"), "rootfs: removed");
         CHECK_INT(tdrv_store_rootfs_unmount(&s, dir, &err), 0, "rootfs: unmount is idempotent");
+        {
+            cleanup_json cJSON *pins = NULL;
+
+            tdrv_store_pins(&s, &pins, &err);
+            CHECK_INT(cJSON_GetArraySize(pins), 0, "pins: none after unmount");
+        }
     }
 
     tdrv_store_release(&s);
