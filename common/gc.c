@@ -1515,6 +1515,39 @@ static void engine_images(struct gc *g)
 
 /* ---- one pass ---- */
 
+int tdrv_gc_backend_parse(const char *s, unsigned *backends, struct tdrv_err *err)
+{
+    if (!strcmp(s, "oci"))
+        *backends = TDRV_GC_OCI;
+    else if (!strcmp(s, "docker"))
+        *backends = TDRV_GC_DOCKER;
+    else if (!strcmp(s, "all"))
+        *backends = TDRV_GC_ALL;
+    else
+        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0,
+                             "--backend: expected oci, docker or all, got '%s'", s);
+    return 0;
+}
+
+int tdrv_gc_opts_check(struct tdrv_gc_opts *o, int live, int watch, const char *period,
+                       struct tdrv_err *err)
+{
+    if (o->alloc_id && !o->alloc_id[0])
+        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "--alloc needs an allocation id");
+    if (o->alloc_id && live)
+        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0,
+                             "--alloc and --live cannot be used together");
+    if (watch && (live || o->alloc_id))
+        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0,
+                             "--watch cannot be used with --live or --alloc");
+    if (period && (tdrv_duration_parse(period, &o->watch_ns, err) < 0 || o->watch_ns < NS)) {
+        tdrv_err_clear(err);
+        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0,
+                             "--watch: expected a period of at least 1s, got '%s'", period);
+    }
+    return 0;
+}
+
 int tdrv_gc_live_parse(const cJSON *doc, const cJSON **live, struct tdrv_err *err)
 {
     const cJSON *a = doc;

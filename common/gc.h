@@ -52,6 +52,12 @@ int tdrv_gc_run(const struct tdrv_gc_opts *o, const struct tdrv_config *cfg, cJS
 int tdrv_gc_watch(const struct tdrv_gc_opts *o, const struct tdrv_config *cfg,
                   struct tdrv_err *err);
 
+/* --backend: "oci", "docker" or "all" (64 otherwise). */
+int tdrv_gc_backend_parse(const char *s, unsigned *backends, struct tdrv_err *err);
+/* The options that exclude each other (64); --watch's PERIOD (at least 1s) into o->watch_ns. */
+int tdrv_gc_opts_check(struct tdrv_gc_opts *o, int live, int watch, const char *period,
+                       struct tdrv_err *err);
+
 /* The --live document: a JSON array of allocation id strings, or {"live": [...]}. */
 int tdrv_gc_live_parse(const cJSON *doc, const cJSON **live, struct tdrv_err *err);
 

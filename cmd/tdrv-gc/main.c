@@ -1,12 +1,10 @@
 /* tdrv-gc: reap dangling tasks, unused images and stale leases, never what is not tdrv's. */
 #include <getopt.h>
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
-#include "duration.h"
 #include "gc.h"
 #include "json.h"
 #include "mem.h"
@@ -16,12 +14,10 @@ static const char usage[] =
     "       tdrv-gc --live [options] < live-allocs.json\n"
     "       tdrv-gc --alloc ID [--remove-alloc-dir]\n"
     "\n"
-    "Find what tdrv left behind on this host and remove it: tasks whose supervisor is\n"
-    "gone (nobody holds their lease), exited tasks' containers and runtime state, port\n"
-    "leases of dead allocations, images unused for gc.image_delay. Prints a JSON report:\n"
-    "found, removed, kept (with reasons), errors. Never touches a container without\n"
-    "tdrv's labels, anything outside $TDRV_ROOT and $TDRV_RUN, or a task whose lease is\n"
-    "held, nor a task younger than gc.dangling_containers.creation_grace.\n"
+    "Reap what tdrv left behind: tasks whose supervisor is gone (their lease is free),\n"
+    "exited tasks' leftovers, port leases of dead allocations, unused images. Prints a\n"
+    "JSON report (found, removed, kept with reasons, errors). Never touches a container\n"
+    "without tdrv's labels, a task whose lease is held or younger than the grace.\n"
     "\n"
     "Options:\n"
     "  -n, --dry-run           report what would be removed; change nothing\n"
@@ -29,13 +25,11 @@ static const char usage[] =
     "                          stdin: any other allocation is over, lease or not\n"
     "      --alloc ID          only this allocation, which is over (a scheduler's epilog)\n"
     "      --remove-alloc-dir  also remove reaped allocations' directories (logs, results)\n"
-    "      --images            remove unused images (default: gc.image)\n"
-    "      --no-images         leave images alone\n"
-    "      --containers        remove exited tasks' containers and state (gc.container)\n"
-    "      --no-containers     keep exited tasks' containers and state\n"
+    "      --[no-]images       remove unused images, or not (default: gc.image)\n"
+    "      --[no-]containers   remove exited tasks' leftovers, or not (gc.container)\n"
     "      --backend B         oci, docker or all (default all)\n"
-    "      --watch [PERIOD]    a pass every PERIOD (default gc.dangling_containers.period),\n"
-    "                          one JSON line each, until SIGTERM\n"
+    "      --watch[=PERIOD]    a pass every PERIOD (gc.dangling_containers.period), until\n"
+    "                          SIGTERM: one JSON line each\n"
     "  -v, --verbose           more messages on stderr (repeatable)\n"
     "  -q, --quiet             errors only\n"
     "      --log-format FMT    text (default) or json\n"
@@ -107,38 +101,18 @@ static int parse_opts(int argc, char **argv, struct cli_opts *o, struct tdrv_err
             o->gc.images = c == OPT_IMAGES;
         else if (c == OPT_CONTAINERS || c == OPT_NO_CONTAINERS)
             o->gc.containers = c == OPT_CONTAINERS;
-        else if (c == OPT_BACKEND && !strcmp(optarg, "oci"))
-            o->gc.backends = TDRV_GC_OCI;
-        else if (c == OPT_BACKEND && !strcmp(optarg, "docker"))
-            o->gc.backends = TDRV_GC_DOCKER;
-        else if (c == OPT_BACKEND && !strcmp(optarg, "all"))
-            o->gc.backends = TDRV_GC_ALL;
-        else if (c == OPT_BACKEND)
-            return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0,
-                                 "--backend: expected oci, docker or all, got '%s'", optarg);
-        else if (c == OPT_WATCH)
-            o->watch = 1, o->period = optarg;
-        else if (tdrv_cli_std(&tool, c, argv, err) < 0)
+        else if (c == OPT_BACKEND && tdrv_gc_backend_parse(optarg, &o->gc.backends, err) < 0)
+            return -1;
+        else if (c == OPT_WATCH) {
+            o->watch = 1;
+            o->period = optarg;
+        } else if (tdrv_cli_std(&tool, c, argv, err) < 0)
             return -1;
     }
     if (optind < argc)
         return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "unexpected argument '%s'",
                              argv[optind]);
-    if (o->gc.alloc_id && !o->gc.alloc_id[0])
-        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "--alloc needs an allocation id");
-    if (o->gc.alloc_id && o->live)
-        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0,
-                             "--alloc and --live cannot be used together");
-    if (o->watch && (o->live || o->gc.alloc_id))
-        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0,
-                             "--watch cannot be used with --live or --alloc");
-    if (o->period && (tdrv_duration_parse(o->period, &o->gc.watch_ns, err) < 0 ||
-                      o->gc.watch_ns < 1000000000LL)) {
-        tdrv_err_clear(err);
-        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0,
-                             "--watch: expected a period of at least 1s, got '%s'", o->period);
-    }
-    return 0;
+    return tdrv_gc_opts_check(&o->gc, o->live, o->watch, o->period, err);
 }
 
 int main(int argc, char **argv)

@@ -67,11 +67,8 @@ teardown_file() {
     [ -n "${BRIDGE:-}" ] || return 0
     ip link del "$BRIDGE" 2>/dev/null || true
     rm -rf "/var/lib/cni/networks/$NET_NAME"
-    # CNI rules a killed test may have left (this network's comment only)
-    for t in nat filter; do
-        iptables-save -t "$t" 2>/dev/null | grep -F "name: \"$NET_NAME\"" | grep '^-A' |
-            while read -r rule; do eval "iptables -t $t -D ${rule#-A }" 2>/dev/null || true; done
-    done
+    # CNI rules a killed test may have left (this network's only)
+    python3 "$BATS_TEST_DIRNAME/lib/cni-clean.py" "$NET_NAME" || true
 }
 
 conflist() {
@@ -97,7 +94,8 @@ teardown() {
     local t
     for p in "${PIDS[@]}"; do tdrv_stop_pid "$p"; done
     # what a test left running: stopped and torn down (network too) the way tdrv-gc does it
-    TDRV_GC_NOW=+24h tdrv-gc --live --no-images <<<'[]' >/dev/null 2>&1 || true
+    TDRV_CONFIG=/dev/null TDRV_GC_NOW=+24h tdrv-gc --live --no-images <<<'[]' >/dev/null 2>&1 ||
+        true
     # monitors this test left (by the PIDs their state files name)
     for s in "$TDRV_ROOT"/allocs/*/*/state.json; do
         [ -f "$s" ] || continue
@@ -212,6 +210,17 @@ snapshot() {
     run --separate-stderr tdrv-gc
     assert_success
     jq -e '.kept[] | select(.kind == "engine" and .reason == "engine_unavailable")' <<<"$output"
+}
+
+@test "--watch: a report per period, one JSON line each, until SIGTERM" {
+    tdrv-gc --watch=1s >"$BATS_TEST_TMPDIR/w.jsonl" 2>"$BATS_TEST_TMPDIR/w.err" &
+    pid=$!
+    PIDS+=("$pid")
+    sleep 2.5
+    kill "$pid"
+    wait "$pid"
+    [ "$(wc -l <"$BATS_TEST_TMPDIR/w.jsonl")" -ge 2 ]
+    jq -se 'all(.[]; .counts.errors == 0)' "$BATS_TEST_TMPDIR/w.jsonl"
 }
 
 @test "an empty host: an empty report, and nothing created" {
