@@ -2,7 +2,8 @@
 # The operator recipes of docs/cron.md, docs/systemd.md and docs/nomad-raw-exec.md, run
 # from the files shipped under contrib/: each unit's, cron line's and job's command is
 # taken from the file itself and run here, against a test store, with /usr/local/bin
-# replaced by the build's bin directory. (Slurm: tests/bats/slurm.bats.)
+# replaced by the build's bin directory; and the README's block that shows each program.
+# (Slurm: tests/bats/slurm.bats.)
 
 load helpers
 
@@ -201,4 +202,27 @@ PY
     run --separate-stderr env -C "$dir" NOMAD_ALLOC_ID=$alloc "${argv[@]}"
     assert_success
     jq -e '.errors == []' <<<"$output"
+}
+
+@test "README: the 'each program on its own' block runs as written" {
+    need_containers
+    cd "$BATS_TEST_TMPDIR"
+    printf 'host_ip: 127.0.0.1\n' >"$TDRV_CONFIG"
+    if ip link show tdrv0 >/dev/null 2>&1; then had_bridge=1; else had_bridge=0; fi
+    # the task.yaml heredoc, then the block that shows each program
+    sed -n '/^cat > task.yaml/,/^YAML$/p' "$TDRV_TOP/README.md" >readme.sh
+    sed -n '/^# tdrv-pull: fetch/,/^```$/p' "$TDRV_TOP/README.md" | sed '$d' |
+        sed "s|^scripts/|$TDRV_TOP/scripts/|" >>readme.sh
+    [ "$(grep -c '^tdrv-' readme.sh)" -ge 10 ]
+    run bash -e -o pipefail readme.sh
+    [ "$had_bridge" = 1 ] || [ -n "$(ip -br link show master tdrv0 2>/dev/null)" ] || {
+        ip link del tdrv0 2>/dev/null || true
+        rm -rf /var/lib/cni/networks/tdrv
+    }
+    ! grep -q " $TDRV_RUN/netns " /proc/mounts || umount "$TDRV_RUN/netns"
+    assert_success
+    assert_line '{"name":"docker.io/library/redis","domain":"docker.io","path":"library/redis","tag":"latest","digest":null}'
+    assert_line --regexp '^\[\{"label":"http","value":[0-9]+,"to":8080,"host_ip":"127.0.0.1"\}\]$'
+    assert_line --regexp '^\{"exit_code":[0-9]+,"signal":'
+    assert_line '[{"constraint":"${driver.oci} = true","holds":true}]'
 }
