@@ -101,9 +101,10 @@ static int parse_opts(int argc, char **argv, struct cli_opts *o, struct tdrv_err
             o->gc.images = c == OPT_IMAGES;
         else if (c == OPT_CONTAINERS || c == OPT_NO_CONTAINERS)
             o->gc.containers = c == OPT_CONTAINERS;
-        else if (c == OPT_BACKEND && tdrv_gc_backend_parse(optarg, &o->gc.backends, err) < 0)
-            return -1;
-        else if (c == OPT_WATCH) {
+        else if (c == OPT_BACKEND) {
+            if (tdrv_gc_backend_parse(optarg, &o->gc.backends, err) < 0)
+                return -1;
+        } else if (c == OPT_WATCH) {
             o->watch = 1;
             o->period = optarg;
         } else if (tdrv_cli_std(&tool, c, argv, err) < 0)
