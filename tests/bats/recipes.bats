@@ -128,7 +128,8 @@ YAML
     [ "$rc" -eq 0 ]
     [ "$(cat "$TDRV_ROOT/allocs/web/alloc/data/term")" = TERM ]
     jq -e '.alloc_id == "web" and .result.exit_code == 0' "$BATS_TEST_TMPDIR/out"
-    flock -n "$TDRV_ROOT/allocs/web/web/lease" true
+    # the teardown finishes in a child of tdrv-run that holds the lease until it is done
+    flock -w 30 "$TDRV_ROOT/allocs/web/web/lease" true
     run grep -c " $TDRV_RUN/tasks/web-web" /proc/mounts
     assert_output 0
     # ExecStopPost: tdrv-gc --alloc web

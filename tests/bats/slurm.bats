@@ -72,7 +72,8 @@ wait_file() {
 # the task is cleaned up: lease free, no runc container, rootfs not mounted, bundle gone
 assert_cleaned_up() {
     local alloc=$1 t=$2
-    flock -n "$TDRV_ROOT/allocs/$alloc/$t/lease" true
+    # the teardown finishes in a child of tdrv-run that holds the lease until it is done
+    flock -w 30 "$TDRV_ROOT/allocs/$alloc/$t/lease" true
     run runc --root "$TDRV_RUN/runtime" state "$t-$alloc"
     assert_failure
     run grep -c " $TDRV_RUN/tasks/$t-$alloc" /proc/mounts
