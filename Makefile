@@ -110,7 +110,7 @@ clean:
 -include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(wildcard $(O)/cmd/*/*.d)
 
 # ---------------------------------------------------------------------------------------------
-# Fuzzing (docs/fuzzing.md). libFuzzer targets are tests/fuzz/fuzz_<name>.c, linked
+# Fuzzing and valgrind (docs/fuzzing.md). libFuzzer targets are tests/fuzz/fuzz_<name>.c, linked
 # against libtdrv's sources built by clang with coverage, ASan and UBSan into build/fuzz (never
 # build/release or build/asan). `make fuzz` runs each target FUZZ_SECONDS over a copy of its
 # corpus, tests/fuzz/corpus/<name>/; `make fuzz-short` is the 5-second pass CI runs.
@@ -125,7 +125,7 @@ FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_O)/%)
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_O)/%.o)
 
-.PHONY: fuzz fuzz-short fuzz-build
+.PHONY: fuzz fuzz-short fuzz-build valgrind
 
 $(FUZZ_O)/common/%.o: common/%.c
 	@mkdir -p $(dir $@)
@@ -152,5 +152,12 @@ fuzz: fuzz-build
 
 fuzz-short:
 	$(MAKE) fuzz FUZZ_SECONDS=5
+
+# The bats suite with every tool run under valgrind memcheck (release build, no ASan).
+VALGRIND_BATS ?= tests/bats/tdrv-pull.bats
+
+valgrind:
+	$(MAKE) SANITIZE= O=build/release all
+	tests/valgrind/run.sh build/release $(VALGRIND_BATS)
 
 -include $(FUZZ_LIB_OBJ:.o=.d) $(wildcard $(FUZZ_O)/tests/fuzz/*.d)
