@@ -7,6 +7,7 @@
 #include "mem.h"
 #include "pull.h"
 #include "ref.h"
+#include "task.h"
 
 static const char usage[] =
     "usage: tdrv-pull [options] < request.json\n"
@@ -97,7 +98,7 @@ int main(int argc, char **argv)
         rc = parse_ref(opt.parse, &res, &err);
     else if (rc == 0) {
         if (!opt.pull.image)
-            rc = tdrv_doc_read_fd(STDIN_FILENO, TDRV_MAX_REQUEST, &req, &err);
+            rc = tdrv_task_read(STDIN_FILENO, opt.pull.task_select, &req, &err);
         else
             req = tdrv_json_xobj();
         if (rc == 0)

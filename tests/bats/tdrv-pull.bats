@@ -81,6 +81,19 @@ setup() {
     [ "$stderr" = "tdrv-pull: error: invalid reference format 'redis@sha256:abc': invalid digest: too short" ]
 }
 
+@test "tdrv-pull: a document carrying an error passes through unchanged with its status" {
+    doc='{"task":"web","error":{"tool":"tdrv-ports","code":"port_conflict","exit":75,"message":"x"}}'
+    run --separate-stderr -75 tdrv-pull <<<"$doc"
+    [ "$output" = "$doc" ]
+    [ -z "$stderr" ]
+}
+
+@test "tdrv-pull: a Nomad job with several tasks needs --task (64)" {
+    run --separate-stderr -64 tdrv-pull <"$TDRV_TOP/tests/fixtures/nomad-job.json"
+    jq -e '.error.exit == 64' <<<"$output"
+    [[ "${stderr_lines[0]}" == "tdrv-pull: error: "* ]]
+}
+
 @test "tdrv-pull --log-format json writes JSON lines on stderr" {
     run --separate-stderr -65 tdrv-pull --log-format json --parse 'A'
     jq -e '.level == "error" and .tool == "tdrv-pull" and (.msg | startswith("invalid reference"))' <<<"$stderr"
