@@ -139,11 +139,11 @@ $(FUZZ_O)/libtdrv.a: $(FUZZ_LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(FUZZ_O)/fuzz_%: $(FUZZ_O)/tests/fuzz/fuzz_%.o $(FUZZ_O)/libtdrv.a
+$(FUZZ_O)/fuzz_%: $(FUZZ_O)/tests/fuzz/fuzz_%.o $(FUZZ_O)/tests/fuzz/util.o $(FUZZ_O)/libtdrv.a
 	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LIBS)
 
 # Keep the targets' objects (make would delete them as intermediates of the pattern chain).
-.SECONDARY: $(FUZZ_SRC:%.c=$(FUZZ_O)/%.o)
+.SECONDARY: $(FUZZ_SRC:%.c=$(FUZZ_O)/%.o) $(FUZZ_O)/tests/fuzz/util.o
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -35,4 +35,12 @@ static inline char *fuzz_cstr(const uint8_t *data, size_t size)
     return s;
 }
 
+/*
+ * A scratch directory for targets that read files, removed at exit (libFuzzer exits through
+ * exit(), so atexit handlers run). Returns its malloc'd path, kept for the whole run.
+ */
+char *fuzz_scratch_dir(void);
+/* Write data to path (created or truncated); aborts on failure. */
+void fuzz_write_file(const char *path, const uint8_t *data, size_t size);
+
 #endif
