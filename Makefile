@@ -74,8 +74,10 @@ unit: $(UNIT_BIN)
 bats: all
 	TDRV_BIN=$(abspath $(O)/bin) bats tests/bats
 
-# The whole suite under AddressSanitizer and UBSan; ends with "N passed, N failed".
+# A short pass of every fuzz target, then the whole suite under AddressSanitizer and
+# UBSan; ends with "N passed, N failed".
 check:
+	$(MAKE) fuzz-short
 	$(MAKE) SANITIZE=1 all $(O:build/release=build/asan)/unit-run
 	tests/run-tests.sh build/asan
 

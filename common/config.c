@@ -336,7 +336,8 @@ static int get_meta(const cJSON *obj, cJSON **out, struct tdrv_err *err)
         } else if (cJSON_IsNumber(c)) {
             char num[64];
 
-            if (c->valuedouble == (double)(long long)c->valuedouble)
+            /* integral and within long long: print it as an integer (no UB cast) */
+            if (fabs(c->valuedouble) < 9.2e18 && c->valuedouble == floor(c->valuedouble))
                 snprintf(num, sizeof(num), "%lld", (long long)c->valuedouble);
             else
                 snprintf(num, sizeof(num), "%.17g", c->valuedouble);

@@ -36,6 +36,11 @@ for t in "$@"; do
     if [ -f "$here/dict/$t.dict" ]; then
         opts+=(-dict="$here/dict/$t.dict")
     fi
+    # per-target libFuzzer flags, one per line (tests/fuzz/options/<target>)
+    if [ -f "$here/options/$t" ]; then
+        while IFS= read -r o; do [ -n "$o" ] && [ "${o#\#}" = "$o" ] && opts+=("$o"); done \
+            <"$here/options/$t"
+    fi
     if [ ! -x "$bin" ]; then
         echo "fuzz_$t: no binary at $bin" >&2
         failed=1

@@ -57,6 +57,9 @@ static const struct {
     {"host_ip: localhost\n", 78, "config.host_ip: 'localhost' is not an IP address"},
     {"root: relative/dir\n", 78, "config.root: 'relative/dir' is not an absolute path"},
     {"meta: {a: [1]}\n", 78, "config.meta.a: expected a string"},
+    /* found by fuzz_config: a huge number in meta was cast to long long (UB) */
+    {"{\"meta\": {\"n\": 2.7e106}}", 0, NULL},
+    {"meta: {n: 1, a: [1]}\n", 78, "config.meta.a: expected a string"},
     {"- a\n- b\n", 78, "config: expected a mapping of settings"},
     {"runtime: \"\"\n", 78, "config.runtime: must not be empty"},
 };
