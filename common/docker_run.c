@@ -1,5 +1,7 @@
 #include "docker_run.h"
 
+#include "gc.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -411,8 +413,22 @@ static int image_pull(const struct tdrv_docker *d, const struct tdrv_docker_spec
     return 0;
 }
 
-static int image_ensure(const struct tdrv_docker *d, const cJSON *doc,
-                        const struct tdrv_docker_spec *spec, struct tdrv_err *err)
+/* An image tdrv pulled (absent before): recorded, so tdrv-gc may remove it when unused. */
+static void image_record(const struct tdrv_docker *d, const struct tdrv_config *cfg,
+                         const char *path, const char *image)
+{
+    cleanup_json cJSON *info = NULL;
+    struct tdrv_err e = {0};
+    const cJSON *id;
+
+    if (engine_json(d, "GET", path, NULL, 0, NULL, NULL, &info, &e) < 0 ||
+        !cJSON_IsString(id = cJSON_GetObjectItemCaseSensitive(info, "Id")) ||
+        tdrv_gc_engine_image_record(cfg, id->valuestring, image, &e) < 0)
+        tdrv_warn("unable to record the pulled image '%s' for tdrv-gc: %s", image, e.msg);
+}
+
+static int image_ensure(const struct tdrv_docker *d, const struct tdrv_config *cfg,
+                        const cJSON *doc, const struct tdrv_docker_spec *spec, struct tdrv_err *err)
 {
     cleanup_free char *esc = url_escape(spec->image);
     cleanup_free char *path = tdrv_xasprintf("/images/%s/json", esc);
@@ -434,6 +450,8 @@ static int image_ensure(const struct tdrv_docker *d, const cJSON *doc,
     if (st == 200 && ((!spec->force_pull && !latest) || pulled))
         return 0;
     if (spec->load) {
+        int had = st == 200;
+
         if (image_load(d, spec->load, err) < 0)
             return -1;
         if (engine_json(d, "GET", path, NULL, 0, ok404, &st, NULL, err) < 0)
@@ -441,6 +459,8 @@ static int image_ensure(const struct tdrv_docker *d, const cJSON *doc,
         if (st != 200)
             return tdrv_err_setw(err, TDRV_E_NOINPUT, "image_not_found", 0,
                                  "image '%s' is not in the archive '%s'", spec->image, spec->load);
+        if (!had)
+            image_record(d, cfg, path, spec->image);
         return 0;
     }
     if (image_pull(d, spec, err) < 0) {
@@ -451,6 +471,8 @@ static int image_ensure(const struct tdrv_docker *d, const cJSON *doc,
         }
         return -1;
     }
+    if (st == 404)
+        image_record(d, cfg, path, spec->image);
     return 0;
 }
 
@@ -1158,6 +1180,7 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
     cleanup_docker_spec struct tdrv_docker_spec spec;
     cleanup_docker struct tdrv_docker d;
     cleanup_close int lease = -1;
+    cleanup_close int image_hold = -1;
     cleanup_free char *id = NULL;
     cleanup_json cJSON *state = NULL;
     cJSON *result = NULL;
@@ -1192,9 +1215,13 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
     }
     if (prepare_dirs(&p, err) < 0 || lease_take(p.lease, &lease, err) < 0)
         return -1;
-    if (engine_open(o->cfg, &d, err) < 0 || image_ensure(&d, doc, &spec, err) < 0 ||
+    /* tdrv-gc removes no Engine image while this is held (shared) */
+    if (tdrv_gc_engine_image_hold(o->cfg, &image_hold, err) < 0)
+        return -1;
+    if (engine_open(o->cfg, &d, err) < 0 || image_ensure(&d, o->cfg, doc, &spec, err) < 0 ||
         container_create(&d, &spec, &id, err) < 0)
         return -1;
+    close(steal_fd(&image_hold));
 
     /* signals go to the container from here on; block them before any thread starts */
     sigemptyset(&set);

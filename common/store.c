@@ -74,6 +74,7 @@ int tdrv_store_open(struct tdrv_store *s, const char *root, struct tdrv_err *err
 
     memset(s, 0, sizeof(*s));
     s->root_fd = -1;
+    s->hold_fd = -1;
     if (!root || !*root)
         root = getenv("TDRV_ROOT");
     if (!root || !*root)
@@ -111,6 +112,7 @@ int tdrv_store_open(struct tdrv_store *s, const char *root, struct tdrv_err *err
 
 void tdrv_store_release(struct tdrv_store *s)
 {
+    tdrv_store_unhold(s);
     if (s->root_fd >= 0)
         close(s->root_fd);
     s->root_fd = -1;
@@ -197,6 +199,8 @@ int tdrv_store_blob_begin(struct tdrv_store *s, const char *digest, int64_t size
 
     *out = NULL;
     if (digest && tdrv_digest_parse(digest, &alg, &hex, err) < 0)
+        return -1;
+    if (tdrv_store_hold(s, err) < 0)
         return -1;
     w = tdrv_xcalloc(1, sizeof(*w));
     w->s = s;
@@ -514,7 +518,7 @@ int tdrv_store_layer_unpack(struct tdrv_store *s, const struct tdrv_layer_desc *
 
     if (tdrv_store_layer_has(s, desc->chain_id))
         return 0;
-    if (layer_lock(s, desc->chain_id, &lock, err) < 0)
+    if (tdrv_store_hold(s, err) < 0 || layer_lock(s, desc->chain_id, &lock, err) < 0)
         return -1;
     return layer_unpack_locked(s, desc, err);
 }
@@ -729,7 +733,7 @@ int tdrv_store_layer_begin(struct tdrv_store *s, const struct tdrv_layer_desc *d
     w->tmp_fd = -1;
     w->replay_fd = -1;
     w->sock[0] = w->sock[1] = -1;
-    if (layer_lock(s, desc->chain_id, &w->lock_fd, err) < 0) {
+    if (tdrv_store_hold(s, err) < 0 || layer_lock(s, desc->chain_id, &w->lock_fd, err) < 0) {
         layer_writer_free(w, 0);
         return -1;
     }
@@ -1044,7 +1048,10 @@ static int index_add(struct tdrv_store *s, const char *ref, const struct image *
         tdrv_json_add(d, "annotations", ann);
     }
     tdrv_json_append(manifests, d);
-    return index_write(s, index, err);
+    if (index_write(s, index, err) < 0)
+        return -1;
+    tdrv_store_mark_used(s, im->manifest_digest);
+    return 0;
 }
 
 int tdrv_store_image_put(struct tdrv_store *s, const char *ref, const char *manifest,
@@ -1121,6 +1128,8 @@ int tdrv_store_lookup(struct tdrv_store *s, const char *ref, cJSON **info, struc
     else
         dg = cJSON_GetObjectItemCaseSensitive(found, "digest")->valuestring;
     rc = image_load(s, dg, &im, err);
+    if (rc == 0)
+        tdrv_store_mark_used(s, im.manifest_digest);
     if (rc == 0)
         *info = image_info(s, &im, by_digest ? (found ? desc_ref(found) : NULL) : ref);
     image_release(&im);
@@ -1312,8 +1321,21 @@ int tdrv_store_rootfs_mount(struct tdrv_store *s, const char *manifest_digest, c
     cleanup_close int dfd = -1;
     cleanup_json cJSON *rec = tdrv_json_xobj();
     cleanup_free char *text = NULL;
+    cleanup_close int use = -1;
+    int held = s->hold_fd >= 0;
     int rc = -1;
 
+    /* tdrv-gc removes an image only under its image lock taken exclusively */
+    if (tdrv_digest_parse(manifest_digest, NULL, NULL, err) < 0)
+        return -1;
+    {
+        cleanup_free char *ln = tdrv_xasprintf("locks/image-%s", hex_of(manifest_digest));
+
+        use = openat(s->root_fd, ln, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (use < 0 || flock(use, LOCK_SH) < 0)
+            return tdrv_err_set(err, TDRV_E_OS, errno, "unable to lock '%s'", ln);
+        futimens(use, NULL);
+    }
     if (image_load(s, manifest_digest, &im, err) < 0)
         goto out;
     if (tdrv_mkdir_p(AT_FDCWD, dir, 0711, err) < 0 || tdrv_mkdir_p(AT_FDCWD, rfs, 0755, err) < 0)
@@ -1360,6 +1382,8 @@ done:
     *rootfs = steal_ptr(&rfs);
     rc = 0;
 out:
+    if (!held)
+        tdrv_store_unhold(s); /* taken only to unpack missing layers: the pin protects them */
     image_release(&im);
     return rc;
 }
@@ -1383,8 +1407,10 @@ int tdrv_store_rootfs_unmount(struct tdrv_store *s, const char *dir, struct tdrv
     if (tdrv_read_file_at(dfd, "image.json", MAX_META, &text, &len, err) == 0 &&
         tdrv_json_parse(text, len, &rec, err) == 0 &&
         tdrv_json_str(rec, "manifest_digest", TDRV_OPTIONAL, &md, err) == 0 && md &&
-        strchr(md, ':'))
+        strchr(md, ':')) {
         pin(s, md, dir, 0, err);
+        tdrv_store_mark_used(s, md);
+    }
     tdrv_err_clear(err);
     if (tdrv_rm_rf_at(dfd, "rootfs", err) < 0 || tdrv_rm_rf_at(dfd, "upper", err) < 0 ||
         tdrv_rm_rf_at(dfd, "work", err) < 0)

@@ -36,6 +36,7 @@ struct tdrv_store {
     uint64_t max_layer_bytes; /* decompressed tar bytes per layer (default 64 GiB) */
     uint64_t max_entries;     /* tar entries per layer (default 4 Mi) */
     int jobs;                 /* parallel layer unpacks (default 4) */
+    int hold_fd;              /* shared flock on locks/sweep while adding (tdrv_store_hold) */
 };
 
 /* Open (creating what is missing) the store at root; root NULL: $TDRV_ROOT or /var/lib/tdrv. */
@@ -196,5 +197,53 @@ int tdrv_store_flatten(struct tdrv_store *s, const char *manifest_digest, const 
  * ------------------------------------------------------------------------------------------ */
 int tdrv_store_load(struct tdrv_store *s, const char *path, const char *ref, cJSON **info,
                     struct tdrv_err *err);
+
+/* ------------------------------------------------------------------------------------------
+ * For tdrv-gc (common/store_gc.c). Three locks keep it from removing what is in use:
+ *   locks/sweep         shared by every process adding blobs or layers (tdrv_store_hold, taken
+ *                       by blob_begin/blob_put/layer_begin/layer_unpack and kept until
+ *                       tdrv_store_release), exclusive while tdrv-gc sweeps unreferenced blobs
+ *                       and layers: a pull's blobs are never swept before its image is indexed.
+ *   locks/image-<hex>   one per image: its mtime is when the image was last used (lookup,
+ *                       index, rootfs mount and unmount touch it); tdrv_store_rootfs_mount
+ *                       holds it shared from loading the image until the pin is written,
+ *                       tdrv-gc exclusive while it removes the image. A task starting from an
+ *                       image is never removed under it.
+ *   pins/<hex>/<key>    one per mounted rootfs (its content: the directory); a pin whose
+ *                       directory is gone is stale and tdrv-gc prunes it.
+ * ------------------------------------------------------------------------------------------ */
+
+/* Take the shared sweep lock for this store handle (idempotent; released by
+ * tdrv_store_release or tdrv_store_unhold). */
+int tdrv_store_hold(struct tdrv_store *s, struct tdrv_err *err);
+void tdrv_store_unhold(struct tdrv_store *s);
+/* Touch locks/image-<hex>: the image was used now. Best effort. */
+void tdrv_store_mark_used(struct tdrv_store *s, const char *manifest_digest);
+
+/*
+ * The images of the store: [{"manifest_digest", "references": [...], "pins": [dirs],
+ * "stale_pins": [dirs], "last_used": unix seconds, "size": bytes of its blobs}], including
+ * images only pinned or only recently used by digest (no reference).
+ */
+int tdrv_store_images(struct tdrv_store *s, cJSON **list, struct tdrv_err *err);
+
+/*
+ * Remove an image from index.json (every reference to manifest_digest), under its image lock
+ * taken without waiting: returns 1 removed, 0 kept with *why set ("in_use": live pins,
+ * "busy": a task is starting from it, "recently_used": used less than unused_ns before
+ * now_s). Stale pins are pruned. dry: decide, change nothing.
+ */
+int tdrv_store_image_remove(struct tdrv_store *s, const char *manifest_digest, int64_t unused_ns,
+                            int64_t now_s, int dry, const char **why, struct tdrv_err *err);
+
+/*
+ * Remove blobs, layer snapshots, temporary files, stale partial downloads (older than a
+ * day) and image locks that no image references (index.json, live pins, or a use within
+ * unused_ns), under locks/sweep taken without waiting (returns 0 with *busy = 1 when a pull
+ * is adding to the store). Each removal is appended to `removed` as {"kind","id","bytes"}.
+ * gone (may be NULL): manifest digests to count as removed already (a dry run's decisions).
+ */
+int tdrv_store_sweep(struct tdrv_store *s, int64_t unused_ns, int64_t now_s, int dry,
+                     const cJSON *gone, cJSON *removed, int *busy, struct tdrv_err *err);
 
 #endif
