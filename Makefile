@@ -74,8 +74,10 @@ unit: $(UNIT_BIN)
 bats: all
 	TDRV_BIN=$(abspath $(O)/bin) bats tests/bats
 
-# The whole suite under AddressSanitizer and UBSan; ends with "N passed, N failed".
+# A short pass of every fuzz target, then the whole suite under AddressSanitizer and
+# UBSan; ends with "N passed, N failed".
 check:
+	$(MAKE) fuzz-short
 	$(MAKE) SANITIZE=1 all $(O:build/release=build/asan)/unit-run
 	tests/run-tests.sh build/asan
 
@@ -108,3 +110,56 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(wildcard $(O)/cmd/*/*.d)
+
+# ---------------------------------------------------------------------------------------------
+# Fuzzing and valgrind (docs/fuzzing.md). libFuzzer targets are tests/fuzz/fuzz_<name>.c, linked
+# against libtdrv's sources built by clang with coverage, ASan and UBSan into build/fuzz (never
+# build/release or build/asan). `make fuzz` runs each target FUZZ_SECONDS over a copy of its
+# corpus, tests/fuzz/corpus/<name>/; `make fuzz-short` is the 5-second pass CI runs.
+FUZZ_CC ?= clang
+FUZZ_O := build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=gnu11 $(WARN) -MMD -MP -D_GNU_SOURCE -include common/banned.h -iquote common \
+	$(PKG_CFLAGS) -O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_O)/%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_O)/%.o)
+
+.PHONY: fuzz fuzz-short fuzz-build valgrind
+
+$(FUZZ_O)/common/%.o: common/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_O)/tests/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_O)/libtdrv.a: $(FUZZ_LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_O)/fuzz_%: $(FUZZ_O)/tests/fuzz/fuzz_%.o $(FUZZ_O)/tests/fuzz/util.o $(FUZZ_O)/libtdrv.a
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LIBS)
+
+# Keep the targets' objects (make would delete them as intermediates of the pattern chain).
+.SECONDARY: $(FUZZ_SRC:%.c=$(FUZZ_O)/%.o) $(FUZZ_O)/tests/fuzz/util.o
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_O) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-short:
+	$(MAKE) fuzz FUZZ_SECONDS=5
+
+# The bats suite with every tool run under valgrind memcheck (release build, no ASan).
+VALGRIND_BATS ?= tests/bats/tdrv-pull.bats
+
+valgrind:
+	$(MAKE) SANITIZE= O=build/release all
+	tests/valgrind/run.sh build/release $(VALGRIND_BATS)
+
+-include $(FUZZ_LIB_OBJ:.o=.d) $(wildcard $(FUZZ_O)/tests/fuzz/*.d)

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,10 +213,11 @@ static int get_port(const cJSON *obj, const char *key, const char *path, uint16_
 
     if (!v)
         return 0;
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble)
+    /* Range-checked as a double: casting 1e10 to int first is undefined behaviour. */
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble != floor(v->valuedouble))
         return bad(err, path, "expected a port number");
     if (v->valuedouble < 1 || v->valuedouble > 65535)
-        return bad(err, path, "%d is not a port number (1-65535)", (int)v->valuedouble);
+        return bad(err, path, "%.0f is not a port number (1-65535)", v->valuedouble);
     *out = (uint16_t)v->valuedouble;
     return 0;
 }
@@ -293,7 +295,7 @@ static int get_reserved(const cJSON *ports, cJSON **out, struct tdrv_err *err)
 
             snprintf(path, sizeof(path), "ports.reserved[%d]", i);
             if (cJSON_IsNumber(c)) {
-                if (c->valuedouble != (double)(int)c->valuedouble || c->valuedouble < 1 ||
+                if (c->valuedouble != floor(c->valuedouble) || c->valuedouble < 1 ||
                     c->valuedouble > 65535)
                     return bad(err, path, "expected a port number (1-65535)");
                 tdrv_json_append(list, tdrv_json_xnum(c->valuedouble));
@@ -334,7 +336,8 @@ static int get_meta(const cJSON *obj, cJSON **out, struct tdrv_err *err)
         } else if (cJSON_IsNumber(c)) {
             char num[64];
 
-            if (c->valuedouble == (double)(long long)c->valuedouble)
+            /* integral and within long long: print it as an integer (no UB cast) */
+            if (fabs(c->valuedouble) < 9.2e18 && c->valuedouble == floor(c->valuedouble))
                 snprintf(num, sizeof(num), "%lld", (long long)c->valuedouble);
             else
                 snprintf(num, sizeof(num), "%.17g", c->valuedouble);

@@ -823,6 +823,16 @@ struct version {
     char pre[64];
 };
 
+/* Length of the run at p before a stop character or any white space (isspace, as trim). */
+static size_t span_to(const char *p, const char *stop)
+{
+    size_t n = 0;
+
+    while (p[n] && !isspace((unsigned char)p[n]) && !strchr(stop, p[n]))
+        n++;
+    return n;
+}
+
 static int version_parse(const char *s, struct version *v)
 {
     const char *p = s;
@@ -849,7 +859,7 @@ static int version_parse(const char *s, struct version *v)
         break;
     }
     if (*p == '-' || isalpha((unsigned char)*p) || *p == '~') {
-        size_t n = strcspn(p, "+ \t\n");
+        size_t n = span_to(p, "+");
 
         if (*p == '-') {
             p++;
@@ -865,7 +875,7 @@ static int version_parse(const char *s, struct version *v)
         p++;
         if (!*p)
             return -1;
-        p += strcspn(p, " \t\n");
+        p += span_to(p, "");
     }
     while (isspace((unsigned char)*p))
         p++;

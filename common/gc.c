@@ -1249,6 +1249,7 @@ static void store_images(struct gc *g)
     cleanup_free char *idx = tdrv_xasprintf("%s/images/index.json", g->cfg->root);
     cleanup_json cJSON *list = NULL;
     cleanup_json cJSON *swept = tdrv_json_xarr();
+    cleanup_json cJSON *gone = tdrv_json_xarr();
     struct tdrv_err e = {0};
     struct stat st;
     const cJSON *im;
@@ -1297,6 +1298,7 @@ static void store_images(struct gc *g)
         tdrv_json_add(it, "references", tdrv_json_xdup(refs));
         if (g->dry) {
             kept(g, "image", "oci", NULL, d, "dry_run");
+            tdrv_json_append(gone, tdrv_json_xstr(d));
             continue;
         }
         r = tdrv_store_image_remove(&g->store, d, g->cfg->gc_image_delay_ns, g->now, 0, &why, &e);
@@ -1311,8 +1313,8 @@ static void store_images(struct gc *g)
         }
     }
     crash_point("sweep");
-    if (tdrv_store_sweep(&g->store, g->cfg->gc_image_delay_ns, g->now, g->dry, swept, &busy, &e) <
-        0) {
+    if (tdrv_store_sweep(&g->store, g->cfg->gc_image_delay_ns, g->now, g->dry, gone, swept, &busy,
+                         &e) < 0) {
         failed(g, "store", "oci", NULL, g->cfg->root, &e);
         return;
     }

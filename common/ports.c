@@ -361,7 +361,7 @@ static cJSON *lease_json(const struct lease *l)
 int tdrv_ports_is_reserved(const cJSON *reserved, int port)
 {
     for (const cJSON *c = reserved ? reserved->child : NULL; c; c = c->next) {
-        if (cJSON_IsNumber(c) && (int)c->valuedouble == port)
+        if (cJSON_IsNumber(c) && c->valuedouble == (double)port)
             return 1;
         if (cJSON_IsString(c)) {
             int a = 0;

@@ -2283,7 +2283,7 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
             env_setn(env, c->valuestring, strcspn(c->valuestring, "="),
                      strchr(c->valuestring, '=') + 1);
     if (!env_get(env, "PATH", 4))
-        env_set(env, "PATH", DEFAULT_PATH_ENV + 5);
+        env_set(env, "PATH", &DEFAULT_PATH_ENV[5]);
     {
         /* task env values see the NOMAD_* variables and the raw task env */
         cleanup_json cJSON *scope = tdrv_json_xdup(nenv);

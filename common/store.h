@@ -241,8 +241,9 @@ int tdrv_store_image_remove(struct tdrv_store *s, const char *manifest_digest, i
  * day) and image locks that no image references (index.json, live pins, or a use within
  * unused_ns), under locks/sweep taken without waiting (returns 0 with *busy = 1 when a pull
  * is adding to the store). Each removal is appended to `removed` as {"kind","id","bytes"}.
+ * gone (may be NULL): manifest digests to count as removed already (a dry run's decisions).
  */
 int tdrv_store_sweep(struct tdrv_store *s, int64_t unused_ns, int64_t now_s, int dry,
-                     cJSON *removed, int *busy, struct tdrv_err *err);
+                     const cJSON *gone, cJSON *removed, int *busy, struct tdrv_err *err);
 
 #endif

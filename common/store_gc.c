@@ -380,7 +380,16 @@ int tdrv_store_image_remove(struct tdrv_store *s, const char *manifest_digest, i
         return -1;
     ln = tdrv_xasprintf("locks/image-%s", hexpart(manifest_digest));
     last = mark_time(s, hexpart(manifest_digest));
-    use = openat(s->root_fd, ln, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    /* a dry run creates nothing: no mark means nobody is mounting it either */
+    use = openat(s->root_fd, ln, O_RDWR | (dry ? 0 : O_CREAT) | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (use < 0 && dry && errno == ENOENT) {
+        pins_of(s, hexpart(manifest_digest), live, NULL, 0);
+        if (cJSON_GetArraySize(live) > 0)
+            *why = "in_use";
+        else if (now_s - last < unused_ns / 1000000000LL)
+            *why = "recently_used";
+        return *why ? 0 : 1;
+    }
     if (use < 0)
         return tdrv_err_set(err, TDRV_E_OS, errno, "unable to open '%s/%s'", s->root, ln);
     {
@@ -458,7 +467,7 @@ static int remove_entry(struct tdrv_store *s, const char *rel, int dir, struct t
 }
 
 int tdrv_store_sweep(struct tdrv_store *s, int64_t unused_ns, int64_t now_s, int dry,
-                     cJSON *removed, int *busy, struct tdrv_err *err)
+                     const cJSON *gone, cJSON *removed, int *busy, struct tdrv_err *err)
 {
     cleanup_close int sweep = -1;
     cleanup_json cJSON *images = NULL;
@@ -489,6 +498,16 @@ int tdrv_store_sweep(struct tdrv_store *s, int64_t unused_ns, int64_t now_s, int
         const cJSON *lu = cJSON_GetObjectItemCaseSensitive(it, "last_used");
         cleanup_json cJSON *index = NULL;
         int indexed = 0;
+        const cJSON *g;
+        int going = 0;
+
+        cJSON_ArrayForEach(g, gone)
+        {
+            if (cJSON_IsString(g) && !strcmp(g->valuestring, d))
+                going = 1;
+        }
+        if (going && cJSON_GetArraySize(pins) == 0)
+            continue; /* a dry run's image that would have been removed */
 
         /* indexed: in index.json (with or without a name) */
         if (cJSON_GetArraySize(refs) > 0)

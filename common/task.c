@@ -266,6 +266,9 @@ static int convert_task(const cJSON *job, const cJSON *group, const cJSON *task,
     return 0;
 }
 
+/* Room for the task names a usage error lists when the job has several. */
+#define NAMES_MAX 3000
+
 int tdrv_task_from_job(const cJSON *job_doc, const char *select, cJSON **out, struct tdrv_err *err)
 {
     const cJSON *job = NULL;
@@ -277,9 +280,10 @@ int tdrv_task_from_job(const cJSON *job_doc, const char *select, cJSON **out, st
     int found_ti = 0;
     int count = 0;
     int gi = 0;
+    int names_full = 0;
     size_t glen = 0;
 
-    tdrv_buf_init(&names, 4096);
+    tdrv_buf_init(&names, NAMES_MAX + 8);
     job = cJSON_GetObjectItemCaseSensitive(job_doc, "Job");
     if (!cJSON_IsObject(job))
         return tdrv_err_set(err, TDRV_E_DATA, 0, "request.Job: expected object");
@@ -316,12 +320,17 @@ int tdrv_task_from_job(const cJSON *job_doc, const char *select, cJSON **out, st
             if (field(t, "Name", cJSON_String, tw, &tname, err) < 0)
                 return -1;
             count++;
-            if (names.len < 3000) {
-                if (names.len && tdrv_buf_addstr(&names, ", ", err) < 0)
+            /* The list of choices stops with "..." before an entry that would pass the cap. */
+            if (!names_full) {
+                size_t need = strlen(str_or_empty(gname)) + strlen(str_or_empty(tname)) + 3;
+
+                names_full = names.len + need > NAMES_MAX;
+                if ((names.len && tdrv_buf_addstr(&names, ", ", err) < 0) ||
+                    (names_full && tdrv_buf_addstr(&names, "...", err) < 0))
                     return -1;
-                if (tdrv_buf_addstr(&names, str_or_empty(gname), err) < 0 ||
-                    tdrv_buf_addstr(&names, "/", err) < 0 ||
-                    tdrv_buf_addstr(&names, str_or_empty(tname), err) < 0)
+                if (!names_full && (tdrv_buf_addstr(&names, str_or_empty(gname), err) < 0 ||
+                                    tdrv_buf_addstr(&names, "/", err) < 0 ||
+                                    tdrv_buf_addstr(&names, str_or_empty(tname), err) < 0))
                     return -1;
             }
             match = !select || (strlen(str_or_empty(gname)) == glen &&

@@ -9,6 +9,7 @@ pkgs=(
   runc busybox-static containernetworking-plugins iproute2 iptables
   docker-registry apache2-utils openssl skopeo umoci docker.io
   python3 hyperfine
+  clang libclang-rt-14-dev valgrind
   slurm-wlm munge bash-completion zsh man-db
 )
 missing=()

@@ -414,7 +414,12 @@ snapshot() {
     jq -e --arg d "$bb" '.kept[] | select(.id == $d and .reason == "in_use")' <<<"$output"
     TDRV_GC_NOW=+2m run --separate-stderr tdrv-gc
     jq -e '[.removed[] | select(.kind == "image")] == []' <<<"$output"
-    # past the 3m delay
+    # past the 3m delay: a dry run says so and changes nothing in the store
+    before=$(find "$TDRV_ROOT" -path '*/logs' -prune -o -printf '%p %s %T@\n' | sort)
+    TDRV_GC_NOW=+4m run --separate-stderr tdrv-gc --dry-run
+    jq -e --arg d "$other" '.found[] | select(.kind == "image" and .id == $d)' <<<"$output"
+    jq -e '[.found[] | select(.kind == "blob")] | length == 2' <<<"$output" # its config, manifest
+    [ "$(find "$TDRV_ROOT" -path '*/logs' -prune -o -printf '%p %s %T@\n' | sort)" = "$before" ]
     TDRV_GC_NOW=+4m run --separate-stderr tdrv-gc
     assert_success
     jq -e --arg d "$other" '.removed[] | select(.kind == "image" and .id == $d)' <<<"$output"

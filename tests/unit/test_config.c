@@ -41,6 +41,14 @@ static const struct {
     {"ports: {min: 0}\n", 78, "config.ports.min: 0 is not a port number (1-65535)"},
     {"ports: {max: 70000}\n", 78, "config.ports.max: 70000 is not a port number (1-65535)"},
     {"ports: {min: 30000, max: 20000}\n", 78, "config.ports.min: 30000 is above ports.max 20000"},
+    /* Found writing fuzz_config (UBSan): numbers past INT_MAX were cast to int. */
+    {"ports: {min: 1e10}\n", 78, "config.ports.min: 10000000000 is not a port number (1-65535)"},
+    {"{\"ports\": {\"max\": 1e999}}", 78, "config.ports.max: expected a port number"},
+    {"ports: {min: 1.5}\n", 78, "config.ports.min: expected a port number"},
+    {"ports: {reserved: [1e300]}\n", 78,
+     "config.ports.reserved[0]: expected a port number (1-65535)"},
+    {"ports: {reserved: [-3000000000]}\n", 78,
+     "config.ports.reserved[0]: expected a port number (1-65535)"},
     {"ports: {reserved: \"22,x\"}\n", 78, "config.ports.reserved: invalid port or range 'x'"},
     {"ports: {reserved: [\"90-80\"]}\n", 78,
      "config.ports.reserved[0]: range '90-80' ends before it starts"},
@@ -49,6 +57,9 @@ static const struct {
     {"host_ip: localhost\n", 78, "config.host_ip: 'localhost' is not an IP address"},
     {"root: relative/dir\n", 78, "config.root: 'relative/dir' is not an absolute path"},
     {"meta: {a: [1]}\n", 78, "config.meta.a: expected a string"},
+    /* found by fuzz_config: a huge number in meta was cast to long long (UB) */
+    {"{\"meta\": {\"n\": 2.7e106}}", 0, NULL},
+    {"meta: {n: 1, a: [1]}\n", 78, "config.meta.a: expected a string"},
     {"- a\n- b\n", 78, "config: expected a mapping of settings"},
     {"runtime: \"\"\n", 78, "config.runtime: must not be empty"},
 };

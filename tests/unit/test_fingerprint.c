@@ -30,6 +30,11 @@ static void test_versions(void)
         {"1..2", "1.0", 9},
         {"abc", "1.0", 9},
         {"1.0+", "1.0", 9},
+        /* Found by fuzz_constraint: a trailing '\r' (or '\v', '\f') stayed in the
+         * pre-release, so "6~\r" differed from "6~" though "= 6~\r" held for "6~". */
+        {"6~\r", "6~", 0},
+        {"1.0.0-rc1\r\n", "1.0.0-rc1", 0},
+        {"1.0.0+dfsg1\f", "1.0.0", 0},
     };
 
     for (size_t i = 0; i < TDRV_ARRAY_LEN(cases); i++) {

@@ -158,6 +158,37 @@ void test_task(void)
         cJSON_Delete(doc);
     }
     {
+        /* Found writing fuzz_task: long names overflowed the capped list of task names, so a job
+         * whose only group had a 5000-byte name was refused with "more than 4096 bytes". */
+        char name[5001];
+        struct tdrv_err err = {0};
+        cJSON *doc = NULL;
+        char *one;
+        char *two;
+
+        memset(name, 'g', sizeof(name) - 1);
+        name[sizeof(name) - 1] = '\0';
+        one = tdrv_xasprintf(
+            "{\"Job\": {\"TaskGroups\": [{\"Name\": \"%s\", \"Tasks\": [{\"Name\": \"t\"}]}]}}",
+            name);
+        ok(read_text(one, NULL, &doc, &err) == 0, "job with a 5000-byte group name converts (%s)",
+           err.msg);
+        CHECK_STR(doc ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "group")) : NULL,
+                  name, "job with a 5000-byte group name keeps it");
+        cJSON_Delete(doc);
+        doc = NULL;
+        two = tdrv_xasprintf("{\"Job\": {\"TaskGroups\": [{\"Name\": \"a\", \"Tasks\": [{\"Name\": "
+                             "\"t\"}]}, {\"Name\": \"%s\", \"Tasks\": [{\"Name\": \"u\"}]}]}}",
+                             name);
+        ok(read_text(two, NULL, &doc, &err) < 0, "job with two tasks and a long name needs --task");
+        CHECK_INT(err.code, 64, "job with a long task name: usage error");
+        CHECK_STR(err.msg, "the job has 2 tasks, choose one with --task GROUP/TASK: a/t, ...",
+                  "job with a long task name: the list stops at the long name");
+        cJSON_Delete(doc);
+        free(one);
+        free(two);
+    }
+    {
         struct tdrv_err err = {0};
         cJSON *doc = NULL;
         const char *in =
