@@ -51,7 +51,7 @@ teardown_file() {
     fi
 }
 
-setup() {
+need_slurm() {
     [ -z "$SLURM_SKIP" ] || skip "$SLURM_SKIP"
 }
 
@@ -82,6 +82,7 @@ assert_cleaned_up() {
 }
 
 @test "slurm: sbatch runs a tdrv task; the job id is its allocation id, its output the job's" {
+    need_slurm
     task "$S/hello.json" hello 'echo "hello from alloc $NOMAD_ALLOC_ID"; exit 3'
     run --separate-stderr sbatch --parsable --wait --chdir "$S" -o "$S/hello-%j.out" \
         --wrap "$SLURM_TASK $S/hello.json --result-fd 3 3>$S/hello-\$SLURM_JOB_ID.result"
@@ -95,6 +96,7 @@ assert_cleaned_up() {
 }
 
 @test "slurm: srun runs a tdrv task in the foreground, with its exit status" {
+    need_slurm
     task "$S/srun.json" srun 'echo "srun step of $NOMAD_ALLOC_ID"; exit 5'
     run --separate-stderr srun --chdir "$S" "$SLURM_TASK" "$S/srun.json"
     [ "$status" -eq 5 ]
@@ -102,14 +104,23 @@ assert_cleaned_up() {
     jq -e 'select(.result) | .result.exit_code == 5' <<<"$(grep '^{' <<<"$output")"
 }
 
-@test "slurm: without a job id the wrapper is a usage error (64)" {
-    task "$S/none.json" none 'true'
-    run --separate-stderr env -u SLURM_JOB_ID "$SLURM_TASK" "$S/none.json"
+@test "slurm: the wrapper outside a job is 64, without a readable task file 66" {
+    task "$BATS_TEST_TMPDIR/none.json" none 'true'
+    run --separate-stderr env -u SLURM_JOB_ID "$TDRV_TOP/contrib/slurm/tdrv-slurm-task" \
+        "$BATS_TEST_TMPDIR/none.json"
     [ "$status" -eq 64 ]
     [ "$stderr" = "tdrv-slurm-task: error: SLURM_JOB_ID is not set (run it under srun or sbatch)" ]
+    run --separate-stderr env SLURM_JOB_ID=7 "$TDRV_TOP/contrib/slurm/tdrv-slurm-task" \
+        "$BATS_TEST_TMPDIR/nope.json"
+    [ "$status" -eq 66 ]
+    [ "$stderr" = "tdrv-slurm-task: error: unable to read '$BATS_TEST_TMPDIR/nope.json'" ]
+    run --separate-stderr "$TDRV_TOP/contrib/slurm/tdrv-slurm-task"
+    [ "$status" -eq 64 ]
+    [ "$stderr" = "usage: tdrv-slurm-task TASKFILE [tdrv-run options]" ]
 }
 
 @test "slurm: scancel stops the container with its signal, and tdrv-run cleans it up" {
+    need_slurm
     task "$S/cancel.json" cancel \
         'trap "echo TERM >/alloc/data/term; exit 0" TERM; echo up >/alloc/data/started; while :; do sleep 1; done'
     job=$(sbatch --parsable --chdir "$S" -o "$S/cancel-%j.out" --wrap "$SLURM_TASK $S/cancel.json")
@@ -123,6 +134,7 @@ assert_cleaned_up() {
 }
 
 @test "slurm: the epilog's tdrv-gc --alloc reaps what a job whose tdrv-run was killed left" {
+    need_slurm
     task "$S/killed.json" killed 'echo up >/alloc/data/started; while :; do sleep 1; done'
     job=$(sbatch --parsable --chdir "$S" -o "$S/killed-%j.out" --wrap "$SLURM_TASK $S/killed.json")
     wait_file "$TDRV_ROOT/allocs/$job/alloc/data/started" 60
