@@ -95,7 +95,7 @@ units_here() {
     grep -qx 'OnUnitActiveSec=5min' "$C/systemd/tdrv-gc.timer"
 }
 
-@test "systemd: tdrv-task@web runs /etc/tdrv/tasks/web.yaml; SIGTERM to it stops and cleans up" {
+@test "systemd: tdrv-task@web runs /etc/tdrv/tasks/web.yaml; SIGTERM to it stops and cleans up; it restarts" {
     need_containers
     unit=$C/systemd/tdrv-task@.service
     mkdir -p "$BATS_TEST_TMPDIR/tasks"
@@ -137,6 +137,18 @@ YAML
     run --separate-stderr eval "$post"
     assert_success
     jq -e '.errors == []' <<<"$output"
+    # a restart (Restart=on-failure, or systemctl restart) reuses the allocation
+    rm "$TDRV_ROOT/allocs/web/alloc/data/started" "$TDRV_ROOT/allocs/web/alloc/data/term"
+    (eval "exec $cmd") </dev/null >"$BATS_TEST_TMPDIR/out2" 2>"$BATS_TEST_TMPDIR/err2" 3>&- &
+    MAIN_PID=$!
+    for _ in $(seq 300); do [ -e "$TDRV_ROOT/allocs/web/alloc/data/started" ] && break; sleep 0.1; done
+    jq -e '.state == "running"' "$TDRV_ROOT/allocs/web/web/state.json"
+    kill -TERM "$MAIN_PID"
+    rc=0
+    wait "$MAIN_PID" || rc=$?
+    MAIN_PID=
+    [ "$rc" -eq 0 ]
+    [ "$(cat "$TDRV_ROOT/allocs/web/alloc/data/term")" = TERM ]
 }
 
 @test "nomad: the raw_exec job file is HCL-shaped and matches its JSON form" {
