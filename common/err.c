@@ -41,20 +41,28 @@ static void set_word(struct tdrv_err *e, const char *word)
     snprintf(e->word, sizeof(e->word), "%s", word ? word : tdrv_exit_word(e->code));
 }
 
+int tdrv_err_setv(struct tdrv_err *e, int code, const char *word, int sys_errno, const char *fmt,
+                  va_list ap)
+{
+    e->code = code;
+    e->sys_errno = sys_errno;
+    set_word(e, word);
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    if (sys_errno) {
+        size_t n = strlen(e->msg);
+
+        snprintf(e->msg + n, sizeof(e->msg) - n, ": %s", strerror(sys_errno));
+    }
+    return -1;
+}
+
 int tdrv_err_set(struct tdrv_err *e, int code, int sys_errno, const char *fmt, ...)
 {
     va_list ap;
 
-    e->code = code;
-    e->sys_errno = sys_errno;
-    set_word(e, NULL);
     va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    tdrv_err_setv(e, code, NULL, sys_errno, fmt, ap);
     va_end(ap);
-    if (sys_errno) {
-        size_t n = strlen(e->msg);
-        snprintf(e->msg + n, sizeof(e->msg) - n, ": %s", strerror(sys_errno));
-    }
     return -1;
 }
 
@@ -63,16 +71,19 @@ int tdrv_err_setw(struct tdrv_err *e, int code, const char *word, int sys_errno,
 {
     va_list ap;
 
-    e->code = code;
-    e->sys_errno = sys_errno;
-    set_word(e, word);
     va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    tdrv_err_setv(e, code, word, sys_errno, fmt, ap);
     va_end(ap);
-    if (sys_errno) {
-        size_t n = strlen(e->msg);
-        snprintf(e->msg + n, sizeof(e->msg) - n, ": %s", strerror(sys_errno));
-    }
+    return -1;
+}
+
+int tdrv_err_invalid(struct tdrv_err *e, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    tdrv_err_setv(e, TDRV_E_DATA, "invalid_config", 0, fmt, ap);
+    va_end(ap);
     return -1;
 }
 

@@ -1,6 +1,8 @@
 #ifndef TDRV_ERR_H
 #define TDRV_ERR_H
 
+#include <stdarg.h>
+
 /* Exit statuses (sysexits.h numbers), DESIGN §5. */
 enum tdrv_exit {
     TDRV_E_OK = 0,
@@ -37,6 +39,11 @@ __attribute__((format(printf, 4, 5))) int tdrv_err_set(struct tdrv_err *e, int c
                                                        const char *fmt, ...);
 __attribute__((format(printf, 5, 6))) int
 tdrv_err_setw(struct tdrv_err *e, int code, const char *word, int sys_errno, const char *fmt, ...);
+int tdrv_err_setv(struct tdrv_err *e, int code, const char *word, int sys_errno, const char *fmt,
+                  va_list ap);
+/* A task option with a wrong type or value: 65, "invalid_config". */
+__attribute__((format(printf, 2, 3))) int tdrv_err_invalid(struct tdrv_err *e, const char *fmt,
+                                                           ...);
 __attribute__((format(printf, 2, 3))) int tdrv_err_wrap(struct tdrv_err *e, const char *fmt, ...);
 
 /* The default machine word for an exit status ("usage", "invalid_input", ...). */

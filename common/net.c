@@ -28,16 +28,7 @@ const char *tdrv_net_mode_name(enum tdrv_net_mode m)
     return (unsigned)m < TDRV_ARRAY_LEN(mode_names) ? mode_names[m] : "host";
 }
 
-__attribute__((format(printf, 2, 3))) static int bad(struct tdrv_err *err, const char *fmt, ...)
-{
-    char msg[sizeof(err->msg)];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0, "%s", msg);
-}
+#define bad tdrv_err_invalid
 
 static int set_network(struct tdrv_net_req *r, enum tdrv_net_mode m, const char *name)
 {

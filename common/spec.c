@@ -38,16 +38,7 @@ enum driver {
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-__attribute__((format(printf, 2, 3))) static int bad(struct tdrv_err *err, const char *fmt, ...)
-{
-    char msg[sizeof(err->msg)];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0, "%s", msg);
-}
+#define bad tdrv_err_invalid
 
 __attribute__((format(printf, 2, 3))) static int denied(struct tdrv_err *err, const char *fmt, ...)
 {

@@ -12,7 +12,19 @@ export TDRV_TOP="$top"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=70}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# bats's run directories go under one directory of ours, so that whatever a test left
+# mounted there (the bind mount `ip netns` style namespaces live on) is unmounted after.
+export BATS_TMPDIR
+BATS_TMPDIR=$(mktemp -d /tmp/tdrv-tests.XXXXXX)
+cleanup() {
+    local m
+    findmnt -rn -o TARGET | grep -F "$BATS_TMPDIR/" | sort -r | while read -r m; do
+        umount -l "$m" 2>/dev/null || true
+    done
+    rm -rf "$BATS_TMPDIR" 2>/dev/null || true
+    rm -f "$log"
+}
+trap cleanup EXIT
 
 echo "== unit"
 "$build/unit-run" | tee -a "$log"

@@ -532,7 +532,7 @@ dtask() { # dtask ALLOC NAME: a docker task that loads its image from an archive
         '{alloc_id: $a, task: $n, driver: "docker", kill_timeout: "1s",
           config: {image: "tdrv-test/busybox:1", load: $l, command: "sh", args: ["-c", $s]}}'
 }
-dstart() { dtask "$1" "$2" | tdrv-run-docker --detach >"$BATS_TEST_TMPDIR/$2.h.json"; }
+dstart() { dtask "$1" "$2" | tdrv-run --detach >"$BATS_TEST_TMPDIR/$2.h.json"; }
 dmonitor() { jq -r '.handle.monitor_pid' "$TDRV_ROOT/allocs/$1/$2/state.json"; }
 dcrash() { kill -9 "$(dmonitor "$1" "$2")"; sleep 0.2; }
 dstate() { # the container's status, or "gone"
@@ -625,7 +625,7 @@ dstate() { # the container's status, or "gone"
     ls "$TDRV_ROOT/gc/engine-images/${id#sha256:}.json"
     run --separate-stderr tdrv-gc --backend docker
     jq -e --arg i "$id" '.kept[] | select(.id == $i and .reason == "in_use")' <<<"$output"
-    tdrv-run-docker --stop <"$BATS_TEST_TMPDIR/img.h.json" >/dev/null || true
+    tdrv-run --stop <"$BATS_TEST_TMPDIR/img.h.json" >/dev/null || true
     for _ in $(seq 100); do [ "$(dstate "$A1" img)" = gone ] && break; sleep 0.1; done
     [ "$(dstate "$A1" img)" = gone ]
     run --separate-stderr tdrv-gc --backend docker
