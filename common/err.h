@@ -39,8 +39,9 @@ __attribute__((format(printf, 4, 5))) int tdrv_err_set(struct tdrv_err *e, int c
                                                        const char *fmt, ...);
 __attribute__((format(printf, 5, 6))) int
 tdrv_err_setw(struct tdrv_err *e, int code, const char *word, int sys_errno, const char *fmt, ...);
-int tdrv_err_setv(struct tdrv_err *e, int code, const char *word, int sys_errno, const char *fmt,
-                  va_list ap);
+__attribute__((format(printf, 5, 0))) int tdrv_err_setv(struct tdrv_err *e, int code,
+                                                        const char *word, int sys_errno,
+                                                        const char *fmt, va_list ap);
 /* A task option with a wrong type or value: 65, "invalid_config". */
 __attribute__((format(printf, 2, 3))) int tdrv_err_invalid(struct tdrv_err *e, const char *fmt,
                                                            ...);
