@@ -8,7 +8,7 @@
 #   docker              `docker run --rm`; a private Engine (own data root, exec root, socket,
 #                       bridge; stopped by its PID) is started when none answers
 # Rounds of hyperfine with the order rotated (the host is shared: interleave, then take
-# medians); prints medians, p25-p75 and the ratios.
+# medians), docker's runs after them; prints medians, p25-p75 and the ratios.
 # Usage: bench/runtime.sh BIN_DIR   (as root, with runc and hyperfine)
 # BENCH_RUNS (default 30) runs per command in all, in BENCH_ROUNDS (default 3) rounds;
 # BENCH_DOCKER=0 skips docker.
@@ -64,7 +64,19 @@ cmds=(-n tdrv-run "$bin/tdrv-run --result-fd 3 <$work/task.json 3>/dev/null"
       -n "runc (tdrv config)" "runc --root $work/runc run --bundle $work/bundle-cfg bench-cfg"
       -n "runc (runc spec)" "runc --root $work/runc run --bundle $work/bundle bench-runc")
 
-# docker: the Engine that answers, else a private one with the same busybox image
+per=$(((runs + rounds - 1) / rounds))
+ncmd=$((${#cmds[@]} / 3))
+for r in $(seq "$rounds"); do
+    # rotate the order each round, so no command always runs after the same one
+    k=$(((r - 1) % ncmd))
+    rot=("${cmds[@]:$((k * 3))}" "${cmds[@]:0:$((k * 3))}")
+    hyperfine --warmup 3 --runs "$per" --export-json "$work/bench-$r.json" "${rot[@]}" \
+        >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; exit 1; }
+done
+# docker apart, after the others, and a private Engine started only now: a running Engine
+# (its mount namespaces and watchers) slows tdrv-run's host overlay mount, and its clean-up
+# after each container would spill into the next command's runs. The Engine that answers,
+# else a private one with the same busybox image.
 docker=0
 if [ "${BENCH_DOCKER:-1}" = 1 ] && command -v docker >/dev/null; then
     if ! timeout 5 docker info >/dev/null 2>&1 && command -v dockerd >/dev/null &&
@@ -85,20 +97,15 @@ if [ "${BENCH_DOCKER:-1}" = 1 ] && command -v docker >/dev/null; then
         fi
         if docker image inspect busybox:latest >/dev/null 2>&1; then
             docker=1
-            cmds+=(-n docker "docker run --rm --network none busybox:latest true")
         fi
     fi
 fi
 
-per=$(((runs + rounds - 1) / rounds))
-ncmd=$((${#cmds[@]} / 3))
-for r in $(seq "$rounds"); do
-    # rotate the order each round, so no command always runs after the same one
-    k=$(((r - 1) % ncmd))
-    rot=("${cmds[@]:$((k * 3))}" "${cmds[@]:0:$((k * 3))}")
-    hyperfine --warmup 3 --runs "$per" --export-json "$work/bench-$r.json" "${rot[@]}" \
+if [ "$docker" = 1 ]; then
+    hyperfine --warmup 3 --runs "$((per * rounds))" --export-json "$work/bench-docker.json" \
+        -n docker "docker run --rm --network none busybox:latest true" \
         >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; exit 1; }
-done
+fi
 
 python3 - "$docker" "$work"/bench-*.json <<'PY'
 import json, statistics, sys
