@@ -73,10 +73,9 @@ for r in $(seq "$rounds"); do
     hyperfine --warmup 3 --runs "$per" --export-json "$work/bench-$r.json" "${rot[@]}" \
         >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; exit 1; }
 done
-# docker apart, after the others, and a private Engine started only now: a running Engine
-# (its mount namespaces and watchers) slows tdrv-run's host overlay mount, and its clean-up
-# after each container would spill into the next command's runs. The Engine that answers,
-# else a private one with the same busybox image.
+# docker apart, after the others, and a private Engine started only now, so that its
+# daemons and their clean-up after each container do not share the CPUs with the other
+# rows. The Engine that answers, else a private one with the same busybox image.
 docker=0
 if [ "${BENCH_DOCKER:-1}" = 1 ] && command -v docker >/dev/null; then
     if ! timeout 5 docker info >/dev/null 2>&1 && command -v dockerd >/dev/null &&
