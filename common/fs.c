@@ -92,8 +92,8 @@ int tdrv_rm_rf_at(int dirfd, const char *name, struct tdrv_err *err)
     return rm_rf_depth(dirfd, name, 0, err);
 }
 
-int tdrv_write_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
-                       struct tdrv_err *err)
+static int write_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                    int sync, struct tdrv_err *err)
 {
     static unsigned counter;
     cleanup_free char *tmp =
@@ -102,7 +102,7 @@ int tdrv_write_file_at(int dirfd, const char *name, const void *data, size_t len
 
     if (fd < 0)
         return tdrv_err_set(err, TDRV_E_OS, errno, "unable to create '%s'", tmp);
-    if (tdrv_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+    if (tdrv_write_all(fd, data, len) < 0 || (sync && fsync(fd) < 0)) {
         int e = errno;
 
         unlinkat(dirfd, tmp, 0);
@@ -115,6 +115,18 @@ int tdrv_write_file_at(int dirfd, const char *name, const void *data, size_t len
         return tdrv_err_set(err, TDRV_E_OS, e, "unable to rename '%s'", tmp);
     }
     return 0;
+}
+
+int tdrv_write_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                       struct tdrv_err *err)
+{
+    return write_at(dirfd, name, data, len, mode, 1, err);
+}
+
+int tdrv_write_state_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                        struct tdrv_err *err)
+{
+    return write_at(dirfd, name, data, len, mode, 0, err);
 }
 
 int tdrv_read_file_at(int dirfd, const char *name, size_t max, char **data, size_t *len,

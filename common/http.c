@@ -1,6 +1,9 @@
 #include "http.h"
 
+/* every libcurl call goes through the table below: no type-checking macros over it */
+#define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -10,6 +13,99 @@
 #include "cli.h"
 #include "log.h"
 #include "mem.h"
+
+/* ---- global init ---- */
+
+/*
+ * libcurl is loaded on first use, not linked: as a DT_NEEDED library it (and the ~35
+ * libraries it needs: TLS, Kerberos, LDAP, IDN...) costs every start of every tool about
+ * 4 ms of dynamic loading, and tdrv-run's OCI path never makes a request (docs/tdrv-run.md,
+ * "Start-up time"). Every call below goes through this table, filled by
+ * tdrv_http_global_init(), which every path into libcurl calls first.
+ */
+#ifndef TDRV_LIBCURL_SONAME
+#define TDRV_LIBCURL_SONAME "libcurl.so.4"
+#endif
+
+static struct {
+    CURLcode (*global_init)(long flags);
+    CURL *(*easy_init)(void);
+    CURLcode (*easy_setopt)(CURL *h, CURLoption opt, ...);
+    CURLcode (*easy_perform)(CURL *h);
+    CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
+    void (*easy_cleanup)(CURL *h);
+    const char *(*easy_strerror)(CURLcode rc);
+    struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+    void (*slist_free_all)(struct curl_slist *l);
+} lc;
+
+#undef curl_easy_setopt /* curl.h's own pass-through macros */
+#undef curl_easy_getinfo
+#define curl_global_init lc.global_init
+#define curl_easy_init lc.easy_init
+#define curl_easy_setopt lc.easy_setopt
+#define curl_easy_perform lc.easy_perform
+#define curl_easy_getinfo lc.easy_getinfo
+#define curl_easy_cleanup lc.easy_cleanup
+#define curl_easy_strerror lc.easy_strerror
+#define curl_slist_append lc.slist_append
+#define curl_slist_free_all lc.slist_free_all
+
+static pthread_once_t http_once = PTHREAD_ONCE_INIT;
+static CURLcode http_init_rc;
+static char http_load_error[512];
+
+static int http_load(void)
+{
+    const struct {
+        const char *name;
+        void **slot;
+    } syms[] = {
+        {"curl_global_init", (void **)&lc.global_init},
+        {"curl_easy_init", (void **)&lc.easy_init},
+        {"curl_easy_setopt", (void **)&lc.easy_setopt},
+        {"curl_easy_perform", (void **)&lc.easy_perform},
+        {"curl_easy_getinfo", (void **)&lc.easy_getinfo},
+        {"curl_easy_cleanup", (void **)&lc.easy_cleanup},
+        {"curl_easy_strerror", (void **)&lc.easy_strerror},
+        {"curl_slist_append", (void **)&lc.slist_append},
+        {"curl_slist_free_all", (void **)&lc.slist_free_all},
+    };
+    void *so = dlopen(TDRV_LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+    if (!so) {
+        snprintf(http_load_error, sizeof(http_load_error), "%s", dlerror());
+        return -1;
+    }
+    for (size_t i = 0; i < TDRV_ARRAY_LEN(syms); i++)
+        if (!(*syms[i].slot = dlsym(so, syms[i].name))) {
+            snprintf(http_load_error, sizeof(http_load_error), "%s: no symbol %s",
+                     TDRV_LIBCURL_SONAME, syms[i].name);
+            return -1;
+        }
+    return 0; /* never dlclose()d: the handles live as long as the process */
+}
+
+static void http_global_init_once(void)
+{
+    if (http_load() < 0) {
+        http_init_rc = CURLE_FAILED_INIT;
+        return;
+    }
+    http_init_rc = curl_global_init(CURL_GLOBAL_ALL);
+}
+
+int tdrv_http_global_init(struct tdrv_err *err)
+{
+    pthread_once(&http_once, http_global_init_once);
+    if (http_load_error[0])
+        return tdrv_err_set(err, TDRV_E_UNAVAILABLE, 0, "unable to load libcurl: %s",
+                            http_load_error);
+    if (http_init_rc != CURLE_OK)
+        return tdrv_err_set(err, TDRV_E_SOFTWARE, 0, "unable to initialise libcurl: %s",
+                            curl_easy_strerror(http_init_rc));
+    return 0;
+}
 
 /* ---- cleanup helpers for libcurl handles (usable by any API in this file) ---- */
 
@@ -27,25 +123,6 @@ static void curl_slist_freep(struct curl_slist **p)
 
 #define cleanup_curl __attribute__((cleanup(curl_easy_cleanupp)))
 #define cleanup_slist __attribute__((cleanup(curl_slist_freep)))
-
-/* ---- global init ---- */
-
-static pthread_once_t http_once = PTHREAD_ONCE_INIT;
-static CURLcode http_init_rc;
-
-static void http_global_init_once(void)
-{
-    http_init_rc = curl_global_init(CURL_GLOBAL_ALL);
-}
-
-int tdrv_http_global_init(struct tdrv_err *err)
-{
-    pthread_once(&http_once, http_global_init_once);
-    if (http_init_rc != CURLE_OK)
-        return tdrv_err_set(err, TDRV_E_SOFTWARE, 0, "unable to initialise libcurl: %s",
-                            curl_easy_strerror(http_init_rc));
-    return 0;
-}
 
 /* ---- response ---- */
 

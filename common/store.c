@@ -1308,7 +1308,7 @@ static int pin(struct tdrv_store *s, const char *manifest_digest, const char *di
     }
     if (tdrv_mkdir_p(s->root_fd, pdir, 0755, err) < 0)
         return -1;
-    return tdrv_write_file_at(s->root_fd, p, dir, strlen(dir), 0644, err);
+    return tdrv_write_state_at(s->root_fd, p, dir, strlen(dir), 0644, err);
 }
 
 int tdrv_store_rootfs_mount(struct tdrv_store *s, const char *manifest_digest, const char *dir,
@@ -1377,7 +1377,7 @@ done:
     text = cJSON_PrintUnformatted(rec);
     if (!text)
         tdrv_oom();
-    if (tdrv_write_file_at(dfd, "image.json", text, strlen(text), 0644, err) < 0)
+    if (tdrv_write_state_at(dfd, "image.json", text, strlen(text), 0644, err) < 0)
         goto out;
     *rootfs = steal_ptr(&rfs);
     rc = 0;

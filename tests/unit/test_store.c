@@ -301,6 +301,26 @@ void test_store(void)
         }
     }
 
+    /* records of a mount (pin, image.json): atomic, without fsync */
+    {
+        int dfd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cleanup_free char *got = NULL;
+        size_t len = 0;
+
+        CHECK_INT(tdrv_write_state_at(dfd, "state.rec", "one", 3, 0644, &err), 0,
+                  "write_state_at: written");
+        CHECK_INT(tdrv_write_state_at(dfd, "state.rec", "second", 6, 0644, &err), 0,
+                  "write_state_at: replaced");
+        CHECK_INT(tdrv_read_file_at(dfd, "state.rec", 64, &got, &len, &err), 0,
+                  "write_state_at: read back");
+        CHECK_STR(got, "second", "write_state_at: the last content");
+        CHECK_INT(tdrv_write_state_at(dfd, "no/such/dir", "x", 1, 0644, &err), -1,
+                  "write_state_at: a missing directory fails");
+        CHECK_INT(err.code, 71, "write_state_at: 71");
+        tdrv_err_clear(&err);
+        close(dfd);
+    }
+
     tdrv_store_release(&s);
     {
         int dfd = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
