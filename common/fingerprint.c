@@ -223,6 +223,76 @@ static char *regex_group1(const char *pattern, const char *text)
     return r;
 }
 
+/*
+ * glibc's regcomp copies the tree of a repeated expression for each stacked or nested
+ * repetition, so a short pattern such as "(ian)?++++++++++++++++++++" takes gigabytes
+ * (found by fuzz_constraint). Refuse such patterns before compiling: a repetition
+ * operator right after another, more than 16 of them, bounds whose product (as if all
+ * were nested) exceeds 65536, or a pattern over 1 KiB.
+ */
+static const char *regexp_too_complex(const char *p)
+{
+    const unsigned long copies_max = 65536;
+    unsigned long copies = 1;
+    int reps = 0;
+    int prev_rep = 0;
+
+    if (strlen(p) > 1024)
+        return "longer than 1024 bytes";
+    for (; *p; p++) {
+        int rep = 0;
+        unsigned long factor = 1;
+
+        if (*p == '\\' && p[1]) {
+            p++;
+        } else if (*p == '[') {
+            /* a bracket expression: skip to its closing ']' (a leading ']' or '^]' is a member) */
+            const char *q = p + 1;
+
+            if (*q == '^')
+                q++;
+            if (*q == ']')
+                q++;
+            while (*q && *q != ']')
+                q++;
+            if (!*q)
+                break;
+            p = q;
+        } else if (*p == '*' || *p == '+' || *p == '?' || *p == '{') {
+            rep = 1;
+            if (prev_rep)
+                return "has a repetition of a repetition";
+            if (++reps > 16)
+                return "has more than 16 repetition operators";
+            if (*p == '{') {
+                unsigned long n = 0;
+
+                /* {m}, {m,} or {m,n}: the larger bound is how many copies regcomp makes */
+                while (p[1] && p[1] != '}') {
+                    p++;
+                    if (*p >= '0' && *p <= '9')
+                        n = n * 10 + (unsigned long)(*p - '0');
+                    else
+                        n = 0;
+                    if (n > copies_max)
+                        n = copies_max;
+                    factor = n > factor ? n : factor;
+                }
+                if (p[1])
+                    p++;
+                factor++;
+            } else if (*p == '+') {
+                factor = 2;
+            }
+            copies *= factor;
+            if (copies > copies_max)
+                return "repeats its parts more than 65536 times in all";
+        }
+        prev_rep = rep;
+    }
+    return NULL;
+}
+
 /* ------------------------------------------------------------------ probes */
 
 struct probe {
@@ -1128,7 +1198,13 @@ int tdrv_fp_check(const cJSON *doc, const char *expr, int *holds, char **why, st
     }
     if (!strcmp(op, "regexp")) {
         regex_t re;
-        int rc = regcomp(&re, rhs ? rhs : "", REG_EXTENDED | REG_NOSUB);
+        const char *complex = regexp_too_complex(rhs ? rhs : "");
+        int rc;
+
+        if (complex)
+            return tdrv_err_setw(err, TDRV_E_DATA, "invalid_constraint", 0,
+                                 "invalid constraint '%s': regexp %s", expr, complex);
+        rc = regcomp(&re, rhs ? rhs : "", REG_EXTENDED | REG_NOSUB);
 
         if (rc != 0) {
             char msg[256];

@@ -110,6 +110,19 @@ static void test_checks(void)
         {"${driver.docker.version} semver > 20.10.24", 0, NULL},
         {"${attr.os.name} regexp ^deb(ian)?$", 1, NULL},
         {"${attr.os.name} regexp ^ubuntu", 0, NULL},
+        {"${attr.os.name} regexp ^[+*?]+deb", 0, NULL}, /* operators inside [] are members */
+        /* found by fuzz_constraint: glibc's regcomp used over 2 GiB on stacked repetitions */
+        {"${attr.os.name} regexp eb(ian)?++++++++++++++++++++++++%", -1,
+         "invalid constraint '${attr.os.name} regexp eb(ian)?++++++++++++++++++++++++%': "
+         "regexp has a repetition of a repetition"},
+        {"${attr.os.name} regexp a+b+c+d+e+f+g+h+i+j+k+l+m+n+o+p+q+", -1,
+         "invalid constraint '${attr.os.name} regexp a+b+c+d+e+f+g+h+i+j+k+l+m+n+o+p+q+': "
+         "regexp has more than 16 repetition operators"},
+        {"${attr.os.name} regexp ^de\\++b", 0, NULL}, /* an escaped '+' is a literal */
+        {"${attr.os.name} regexp ^(d{1,2}e){2}b", 0, NULL},
+        {"${attr.os.name} regexp ((a{255}){255}){255}", -1,
+         "invalid constraint '${attr.os.name} regexp ((a{255}){255}){255}': "
+         "regexp repeats its parts more than 65536 times in all"},
         {"${meta.roles} set_contains cache", 1, NULL},
         {"${meta.roles} set_contains cache,db", 0, NULL},
         {"${meta.roles} set_contains_any db, web", 1, NULL},
