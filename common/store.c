@@ -113,7 +113,8 @@ int tdrv_store_open(struct tdrv_store *s, const char *root, struct tdrv_err *err
 void tdrv_store_release(struct tdrv_store *s)
 {
     tdrv_store_unhold(s);
-    if (s->root_fd >= 0)
+    /* A zeroed struct (never opened) has root NULL: its root_fd 0 is not ours. */
+    if (s->root && s->root_fd >= 0)
         close(s->root_fd);
     s->root_fd = -1;
     free(s->root);
