@@ -8,44 +8,7 @@ load helpers
 
 FX="$TDRV_TOP/tests/fixtures/registry"
 
-start_registry() { # NAME CONFIG_EXTRA...: starts docker-registry, sets ${NAME}_PORT
-    local name=$1 extra=$2 port dir=$BATS_FILE_TMPDIR/$1
-    port=$(tdrv_free_port 5100 5199)
-    mkdir -p "$dir/data"
-    cat >"$dir/config.yml" <<YML
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $dir/data
-http:
-  addr: 127.0.0.1:$port
-$extra
-YML
-    docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
-    echo $! >>"$BATS_FILE_TMPDIR/pids"
-    wait_port "$port"
-    eval "${name}_PORT=$port"
-    echo "${name}_PORT=$port" >>"$BATS_FILE_TMPDIR/env"
-}
-
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "port $1 never opened" >&2
-    return 1
-}
-
-push() { # LAYOUT DEST [skopeo options]
-    local src=$1 dst=$2
-    shift 2
-    skopeo copy -q --all --dest-tls-verify=false "$@" "oci:$src" "docker://$dst" >&2
-}
+load lib/registry
 
 setup_file() {
     local d=$BATS_FILE_TMPDIR
