@@ -26,13 +26,18 @@ work=$(mktemp -d /tmp/tdrv-bench.XXXXXX)
 own_dockerd=0
 cleanup() {
     for id in bench-runc bench-cfg; do
-        runc --root "$work/runc" delete --force "$id" >/dev/null 2>&1 || true
+        runc --root "$work/run/runc" delete --force "$id" >/dev/null 2>&1 || true
     done
     for l in "$work"/root/allocs/*/*/lease; do [ -e "$l" ] && flock -w 30 "$l" true; done
     [ "$own_dockerd" = 1 ] && tdrv_dockerd_stop
+    mountpoint -q "$work/run" && umount -l "$work/run"
     rm -rf "$work"
 }
 trap cleanup EXIT
+# The run-time state (TDRV_RUN: bundles, overlay upper dirs; runc's --root) on a tmpfs, as
+# /run is on a Debian host; the store and the allocation directories (TDRV_ROOT) on disk.
+mkdir -p "$work/run"
+mount -t tmpfs -o mode=0711 tdrv-bench "$work/run"
 export TDRV_ROOT=$work/root TDRV_RUN=$work/run TDRV_CONFIG=$work/config.yaml
 : >"$TDRV_CONFIG"
 
@@ -61,8 +66,8 @@ cp -a "$work/bundle/rootfs" "$work/bundle-cfg/rootfs"
     jq '.root.path = "rootfs"' >"$work/bundle-cfg/config.json"
 
 cmds=(-n tdrv-run "$bin/tdrv-run --result-fd 3 <$work/task.json 3>/dev/null"
-      -n "runc (tdrv config)" "runc --root $work/runc run --bundle $work/bundle-cfg bench-cfg"
-      -n "runc (runc spec)" "runc --root $work/runc run --bundle $work/bundle bench-runc")
+      -n "runc (tdrv config)" "runc --root $work/run/runc run --bundle $work/bundle-cfg bench-cfg"
+      -n "runc (runc spec)" "runc --root $work/run/runc run --bundle $work/bundle bench-runc")
 
 per=$(((runs + rounds - 1) / rounds))
 ncmd=$((${#cmds[@]} / 3))

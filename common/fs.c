@@ -31,9 +31,16 @@ int tdrv_write_all(int fd, const void *buf, size_t n)
 
 int tdrv_mkdir_p(int dirfd, const char *path, mode_t mode, struct tdrv_err *err)
 {
-    cleanup_free char *p = tdrv_xstrdup(path);
-    size_t n = strlen(p);
+    cleanup_free char *p = NULL;
+    size_t n;
 
+    /* the common case, the parent exists: one mkdir, not one per component */
+    if (mkdirat(dirfd, path, mode) == 0 || errno == EEXIST)
+        return 0;
+    if (errno != ENOENT)
+        return tdrv_err_set(err, TDRV_E_OS, errno, "unable to create directory '%s'", path);
+    p = tdrv_xstrdup(path);
+    n = strlen(p);
     for (size_t i = 1; i <= n; i++) {
         if (p[i] != '/' && p[i] != '\0')
             continue;
