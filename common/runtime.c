@@ -595,6 +595,7 @@ static int prepare(struct task *t, const struct tdrv_config *cfg, cJSON *doc, in
             .volumes_dir = volumes,
             .alloc_id = t->alloc_id,
             .task = t->name,
+            .parent_env = (const char *const *)environ,
         };
 
         tdrv_task_opts_release(&t->opts);
