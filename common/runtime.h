@@ -29,12 +29,13 @@ enum tdrv_run_action {
 
 struct tdrv_run_req {
     enum tdrv_run_action action;
-    const char *alloc_id; /* --alloc: a task named by flags instead of a handle document */
-    const char *task;     /* --task */
-    int signal;           /* --signal */
-    int follow;           /* --logs --follow */
-    char **exec_argv;     /* --exec -- CMD... (NULL-terminated) */
-    int result_fd;        /* where the foreground result document goes (-1: stdout) */
+    const char *alloc_id;   /* --alloc: a task named by flags instead of a handle document */
+    const char *task;       /* --task */
+    int signal;             /* --signal */
+    int follow;             /* --logs --follow */
+    char **exec_argv;       /* --exec -- CMD... (NULL-terminated) */
+    int result_fd;          /* where the foreground result document goes (-1: stdout) */
+    const char *stdin_path; /* --stdin: an interactive task's input, already opened on fd 0 */
 };
 
 /*

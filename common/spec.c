@@ -321,7 +321,7 @@ static const struct {
     {"work_dir", D_OCI, O_USED},
     {"cwd", D_CTR, O_USED},
     {"hostname", D_OCI | D_CTR, O_USED},
-    {"tty", D_ALL, O_UNSUP},
+    {"tty", D_ALL, O_USED},
     {"interactive", D_ALL, O_USED},
     {"inherit_env", D_RKT, O_USED},
     {"set_env_file", D_RKT, O_USED},
@@ -585,6 +585,10 @@ int tdrv_task_opts_parse(const cJSON *doc, const struct tdrv_config *cfg, struct
     if (tdrv_json_bool(conf, "interactive", TDRV_OPTIONAL, &b, err) < 0)
         return tdrv_err_wrap(err, "config");
     o->interactive = b;
+    b = 0;
+    if (tdrv_json_bool(conf, "tty", TDRV_OPTIONAL, &b, err) < 0)
+        return tdrv_err_wrap(err, "config");
+    o->tty = b;
     return parse_logging(conf, o, err);
 }
 
@@ -2461,7 +2465,7 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
             tdrv_json_add(uo, "additionalGids", u.gids);
         else
             cJSON_Delete(u.gids);
-        tdrv_json_add_bool(process, "terminal", 0);
+        tdrv_json_add_bool(process, "terminal", o->tty);
         tdrv_json_add(process, "user", uo);
     }
     tdrv_json_add(process, "args", steal_ptr(&args));

@@ -54,6 +54,7 @@ struct tdrv_task_opts {
     int no_overlay;
     int debug;
     int interactive;
+    int tty;      /* process.terminal: a pseudo-terminal from the runtime's console socket */
     cJSON *files; /* {"<host path>": "<content>"}: files to write before start */
     cJSON *dirs;  /* ["<host path>", ...]: directories to create before start */
 };

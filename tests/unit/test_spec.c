@@ -277,7 +277,9 @@ static const struct {
      "config.logging.type: 'syslog' is not supported (json-file, local, file)"},
     {"{\"kill_signal\":\"SIGNOPE\",\"config\":{\"image\":\"i\"}}", IMG_EP, 0, NULL, NULL, 65,
      "request.kill_signal: unknown signal 'SIGNOPE'"},
-    /* rkt's environment options are rkt's alone */
+    /* tty: a terminal from the runtime; rkt's environment options are rkt's alone */
+    {"{\"config\":{\"image\":\"i\",\"tty\":true}}", IMG_EP, 0, "process.terminal", "true", 0, NULL},
+    {"{\"config\":{\"image\":\"i\"}}", IMG_EP, 0, "process.terminal", "false", 0, NULL},
     {"{\"config\":{\"image\":\"i\",\"inherit_env\":true}}", IMG_EP, 0, NULL, NULL, 65,
      "config: unknown option 'inherit_env' for driver 'oci'"},
     {"{\"driver\":\"containerd-driver\",\"config\":{\"image\":\"i\",\"set_env_file\":\"e\"}}",
