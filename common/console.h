@@ -13,7 +13,7 @@
  * pseudo-terminal's master over it (SCM_RIGHTS) before the task runs. The supervisor then
  * relays the master's output to the logs (and our stdout in the foreground), the task's
  * input (interactive) to the master, and our terminal's size to it. Nothing here runs for
- * a task without `tty`.
+ * a task with neither `tty` nor `interactive`.
  */
 struct tdrv_console {
     int listen_fd;
@@ -58,8 +58,8 @@ void tdrv_console_restore(struct tdrv_console *c);
 void tdrv_console_input(struct tdrv_console *c, int readable, int writable);
 
 /*
- * An interactive task's input in the foreground (docs/tdrv-run.md, "Standard input"): fd 0
- * when --stdin gave it (`given`) or when it is a terminal; else the controlling terminal when
+ * An interactive task's input in the foreground (docs/tdrv-run.md, "Terminal and standard input"):
+ * fd 0 when --stdin gave it (`given`) or when it is a terminal; else the controlling terminal when
  * we are its foreground job (`tdrv-run < task.json` at a shell prompt); else fd 0 as the
  * document left it, at its end. Returns the fd: 0, or one the caller closes.
  */
