@@ -703,8 +703,9 @@ struct sup {
     int tee_out; /* foreground: our stdout/stderr, -1 detached */
     int tee_err;
     int stdin_fd;
-    int status_fd;            /* detached: report start to the waiting parent, then close */
-    struct tdrv_console *con; /* config.tty, else NULL */
+    int status_fd; /* detached: report start to the waiting parent, then close */
+    /* config.tty: the terminal (common/console.h), else NULL */
+    struct tdrv_console *con;
     pid_t pid;
     char cgroup_v1_mem[1024];
     char cgroup_v2[1024];

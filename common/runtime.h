@@ -29,13 +29,14 @@ enum tdrv_run_action {
 
 struct tdrv_run_req {
     enum tdrv_run_action action;
-    const char *alloc_id;   /* --alloc: a task named by flags instead of a handle document */
-    const char *task;       /* --task */
-    int signal;             /* --signal */
-    int follow;             /* --logs --follow */
-    char **exec_argv;       /* --exec -- CMD... (NULL-terminated) */
-    int result_fd;          /* where the foreground result document goes (-1: stdout) */
-    const char *stdin_path; /* --stdin: an interactive task's input, already opened on fd 0 */
+    const char *alloc_id; /* --alloc: a task named by flags instead of a handle document */
+    const char *task;     /* --task */
+    int signal;           /* --signal */
+    int follow;           /* --logs --follow */
+    char **exec_argv;     /* --exec -- CMD... (NULL-terminated) */
+    int result_fd;        /* where the foreground result document goes (-1: stdout) */
+    /* --stdin: an interactive task's input, already opened on fd 0 */
+    const char *stdin_path;
 };
 
 /*
