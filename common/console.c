@@ -201,4 +201,3 @@ int tdrv_console_stdin(int given)
         close(tty);
     return 0;
 }
-
