@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "console.h"
 #include "fs.h"
 #include "json.h"
 #include "log.h"
@@ -595,6 +596,7 @@ static int prepare(struct task *t, const struct tdrv_config *cfg, cJSON *doc, in
             .volumes_dir = volumes,
             .alloc_id = t->alloc_id,
             .task = t->name,
+            .parent_env = (const char *const *)environ,
         };
 
         tdrv_task_opts_release(&t->opts);
@@ -702,6 +704,8 @@ struct sup {
     int tee_err;
     int stdin_fd;
     int status_fd; /* detached: report start to the waiting parent, then close */
+    /* config.tty: the terminal (common/console.h), else NULL */
+    struct tdrv_console *con;
     pid_t pid;
     char cgroup_v1_mem[1024];
     char cgroup_v2[1024];
@@ -888,16 +892,23 @@ static int start(struct sup *s, int out_w, int err_w, struct tdrv_err *err)
     }
     {
         /* config.debug: the runtime's debug messages go to its log in the bundle */
-        const char *args[16];
+        const char *args[20];
         size_t n = 0;
 
         if (t->opts.debug)
             args[n++] = "--debug";
         for (const char *const *a =
                  (const char *const[]){"--log", log, "--log-format", "json", "run", "--detach",
-                                       "--bundle", t->bundle, "--pid-file", pidf, t->cid, NULL};
+                                       "--bundle", t->bundle, "--pid-file", pidf, NULL};
              *a; a++)
             args[n++] = *a;
+        if (s->con) {
+            if (tdrv_console_listen(s->con, t->bundle, err) < 0)
+                return 125;
+            args[n++] = "--console-socket";
+            args[n++] = s->con->path;
+        }
+        args[n++] = t->cid;
         args[n] = NULL;
         if (runtime_cmd(t, args, s->stdin_fd, out_w, err_w, &st, err) < 0)
             return 125;
@@ -911,6 +922,8 @@ static int start(struct sup *s, int out_w, int err_w, struct tdrv_err *err)
         return 125;
     }
     s->pid = pid;
+    if (s->con && tdrv_console_recv(s->con, err) < 0)
+        return 125;
     now_rfc3339(s->started_at, sizeof(s->started_at));
     read_cgroups(s);
     runc_cgroups(s);
@@ -943,6 +956,7 @@ static void supervise(struct sup *s, int sfd, int out_r, int err_r, int *wstatus
     struct logw lw[2];
     int fds[2] = {out_r, err_r};
     int tees[2] = {s->tee_out, s->tee_err};
+    struct tdrv_console *con = s->con;
     int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
     int exited = 0;
     int stopping = 0;
@@ -952,8 +966,8 @@ static void supervise(struct sup *s, int sfd, int out_r, int err_r, int *wstatus
     logw_open(&lw[0], lo, t->opts.log_max_size, t->opts.log_max_files);
     logw_open(&lw[1], le, t->opts.log_max_size, t->opts.log_max_files);
     s->last_nl = 1;
-    while (fds[0] >= 0 || fds[1] >= 0 || !exited) {
-        struct pollfd p[4];
+    while (fds[0] >= 0 || fds[1] >= 0 || (con && con->master >= 0) || !exited) {
+        struct pollfd p[6];
         int np = 0;
         int timeout = -1;
 
@@ -961,6 +975,14 @@ static void supervise(struct sup *s, int sfd, int out_r, int err_r, int *wstatus
         p[np++] = (struct pollfd){.fd = tfd, .events = POLLIN};
         for (int i = 0; i < 2; i++)
             p[np++] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+        if (con) { /* the terminal's output, and the task's input while it runs */
+            p[np++] = (struct pollfd){.fd = con->master,
+                                      .events = (short)(POLLIN | (con->npend ? POLLOUT : 0))};
+            p[np++] = (struct pollfd){
+                .fd =
+                    con->in_fd >= 0 && !con->npend && !exited && con->master >= 0 ? con->in_fd : -1,
+                .events = POLLIN};
+        }
         if (exited) {
             /* processes that outlive init may hold the pipes; drain briefly */
             int64_t left = drain_until - mono_ns();
@@ -987,6 +1009,8 @@ static void supervise(struct sup *s, int sfd, int out_r, int err_r, int *wstatus
                             exited = 1;
                             drain_until = mono_ns() + 2000000000LL;
                         }
+                } else if (sig == SIGWINCH && con) {
+                    tdrv_console_winsize(con);
                 } else if (sig == SIGTERM && !exited) {
                     /* a stop: kill_signal, then SIGKILL after kill_timeout */
                     if (!stopping) {
@@ -1030,6 +1054,22 @@ static void supervise(struct sup *s, int sfd, int out_r, int err_r, int *wstatus
             if (i == 0)
                 s->last_nl = buf[n - 1] == '\n';
         }
+        if (con && con->master >= 0 && (p[4].revents & (POLLIN | POLLHUP | POLLERR))) {
+            /* stdout and stderr in one: the terminal's output is stdout's */
+            ssize_t n = read(con->master, buf, sizeof(buf));
+
+            if (n > 0) {
+                logw_write(&lw[0], buf, (size_t)n);
+                if (tees[0] >= 0 && tdrv_write_all(tees[0], buf, (size_t)n) < 0)
+                    tees[0] = -1;
+                s->last_nl = buf[n - 1] == '\n';
+            } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                close(con->master); /* EIO: every end of the terminal's slave side is closed */
+                con->master = -1;
+            }
+        }
+        if (con && con->master >= 0 && ((p[4].revents & POLLOUT) || p[5].revents))
+            tdrv_console_input(con, p[5].revents != 0, (p[4].revents & POLLOUT) != 0);
     }
     for (int i = 0; i < 2; i++) {
         if (fds[i] >= 0)
@@ -1113,6 +1153,8 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
     for (const int *g = (const int[]){SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, 0}; *g;
          g++)
         sigaddset(&set, *g);
+    if (s->con && s->con->term_fd >= 0)
+        sigaddset(&set, SIGWINCH); /* our terminal's size follows to the task's */
     sigprocmask(SIG_BLOCK, &set, &old);
     sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -1177,7 +1219,13 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
         if (save_state(t, &e2) < 0)
             tdrv_warn("%s", e2.msg);
     }
+    if (s->con) {
+        tdrv_console_winsize(s->con);
+        tdrv_console_raw(s->con);
+    }
     supervise(s, sfd, out_p[0], err_p[0], &wstatus);
+    if (s->con)
+        tdrv_console_restore(s->con);
     tdrv_debug("exited at %lld us", (long long)((mono_ns() - t0_ns) / 1000));
     close(sfd);
     *result = result_json(s, wstatus);
@@ -1267,6 +1315,8 @@ static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int 
         return -1;
     }
     t->runtime = tdrv_xstrdup(t->opts.runtime);
+    if (t->opts.tty)
+        tdrv_console_size_spec(*spec);
     if (dry)
         return 0;
     {
@@ -1321,7 +1371,10 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
     cleanup_json cJSON *spec = NULL;
     cJSON *result = NULL;
     struct sup s = {.t = &t, .tee_out = 1, .tee_err = 2, .status_fd = -1, .async_cleanup = 1};
+    struct tdrv_console con;
     int null = -1;
+    int in = 0;
+    int own_in = -1;
     int rc;
 
     sigset_t set;
@@ -1334,10 +1387,22 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
     if (begin(&t, cfg, doc, 0, &spec, err) < 0)
         return -1;
     tdrv_debug("bundle ready at %lld us", (long long)((mono_ns() - t0_ns) / 1000));
-    if (!t.opts.interactive)
+    if (t.opts.interactive)
+        in = own_in = tdrv_console_stdin(rq->stdin_path != NULL);
+    if (!t.opts.interactive || t.opts.tty)
         null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    s.stdin_fd = t.opts.interactive ? 0 : null;
+    s.stdin_fd = t.opts.interactive && !t.opts.tty ? in : null;
+    if (t.opts.tty) {
+        tdrv_console_init(&con);
+        con.in_fd = t.opts.interactive ? in : -1;
+        con.term_fd = tdrv_console_term(con.in_fd);
+        s.con = &con;
+    }
     *status = run_supervised(&s, &result, err);
+    if (s.con)
+        tdrv_console_release(&con);
+    if (own_in > 0)
+        close(own_in);
     if (null >= 0)
         close(null);
     if (!result)
@@ -1386,7 +1451,8 @@ static void close_other_fds(const int *keep, size_t n)
         close(fds[i]);
 }
 
-static int run_detach(const struct tdrv_config *cfg, cJSON *doc, cJSON **out, struct tdrv_err *err)
+static int run_detach(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON *doc,
+                      cJSON **out, struct tdrv_err *err)
 {
     cleanup_task struct task t = {.lease_fd = -1};
     cleanup_json cJSON *spec = NULL;
@@ -1410,6 +1476,9 @@ static int run_detach(const struct tdrv_config *cfg, cJSON *doc, cJSON **out, st
         cJSON *result = NULL;
         struct tdrv_err merr = {0};
         struct sup s = {.t = &t, .tee_out = -1, .tee_err = -1, .status_fd = sp[1]};
+        struct tdrv_console con;
+        /* an interactive task's input: the file of --stdin (on fd 0), else none */
+        int in = t.opts.interactive && rq->stdin_path ? fcntl(0, F_DUPFD_CLOEXEC, 3) : -1;
 
         close(sp[0]);
         setsid();
@@ -1420,10 +1489,17 @@ static int run_detach(const struct tdrv_config *cfg, cJSON *doc, cJSON **out, st
             dup2(null, 1);
             dup2(null, 2);
         }
-        close_other_fds((const int[]){null, sp[1], t.lease_fd, t.store.root_fd}, 4);
+        close_other_fds((const int[]){null, sp[1], t.lease_fd, t.store.root_fd, in}, 5);
         tdrv_json_set(t.state, "monitor_pid", tdrv_json_xnum(getpid()));
-        s.stdin_fd = null;
+        s.stdin_fd = in >= 0 && !t.opts.tty ? in : null;
+        if (t.opts.tty) { /* the terminal's output goes to the logs */
+            tdrv_console_init(&con);
+            con.in_fd = in;
+            s.con = &con;
+        }
         run_supervised(&s, &result, &merr);
+        if (s.con)
+            tdrv_console_release(&con);
         cJSON_Delete(result);
         task_release(&t);
         cJSON_Delete(spec);
@@ -1828,7 +1904,7 @@ int tdrv_run(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON
     case TDRV_RUN_FOREGROUND:
         return run_foreground(rq, cfg, doc, out, status, err);
     case TDRV_RUN_DETACH:
-        return run_detach(cfg, doc, out, err);
+        return run_detach(rq, cfg, doc, out, err);
     case TDRV_RUN_DRY_RUN: {
         cleanup_json cJSON *spec = NULL;
 

@@ -35,6 +35,8 @@ struct tdrv_run_req {
     int follow;           /* --logs --follow */
     char **exec_argv;     /* --exec -- CMD... (NULL-terminated) */
     int result_fd;        /* where the foreground result document goes (-1: stdout) */
+    /* --stdin: an interactive task's input, already opened on fd 0 */
+    const char *stdin_path;
 };
 
 /*

@@ -321,8 +321,10 @@ static const struct {
     {"work_dir", D_OCI, O_USED},
     {"cwd", D_CTR, O_USED},
     {"hostname", D_OCI | D_CTR, O_USED},
-    {"tty", D_ALL, O_UNSUP},
+    {"tty", D_ALL, O_USED},
     {"interactive", D_ALL, O_USED},
+    {"inherit_env", D_RKT, O_USED},
+    {"set_env_file", D_RKT, O_USED},
     {"debug", D_ALL, O_USED},
     {"no_overlay", D_ALL, O_USED},
     {"runtime", D_ALL, O_USED},
@@ -583,6 +585,10 @@ int tdrv_task_opts_parse(const cJSON *doc, const struct tdrv_config *cfg, struct
     if (tdrv_json_bool(conf, "interactive", TDRV_OPTIONAL, &b, err) < 0)
         return tdrv_err_wrap(err, "config");
     o->interactive = b;
+    b = 0;
+    if (tdrv_json_bool(conf, "tty", TDRV_OPTIONAL, &b, err) < 0)
+        return tdrv_err_wrap(err, "config");
+    o->tty = b;
     return parse_logging(conf, o, err);
 }
 
@@ -1078,6 +1084,117 @@ static int host_source(const struct tdrv_spec_in *in, const char *src, const cha
                       "allocation directory",
                       what, src);
     *out = steal_ptr(&p);
+    return 0;
+}
+
+/* ---- rkt's environment options (tdrv extensions for its --inherit-env, --set-env-file) --------
+ */
+
+#define ENV_FILE_MAX (1024u * 1024u)
+
+/* inherit_env: tdrv-run's own environment, under everything else (rkt's --inherit-env). */
+static int inherit_env(const struct tdrv_spec_in *in, const cJSON *conf, cJSON *env,
+                       struct tdrv_err *err)
+{
+    int on = 0;
+
+    if (tdrv_json_bool(conf, "inherit_env", TDRV_OPTIONAL, &on, err) < 0)
+        return tdrv_err_wrap(err, "config");
+    for (const char *const *e = on ? in->parent_env : NULL; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+
+        if (eq && eq != *e)
+            env_setn(env, *e, (size_t)(eq - *e), eq + 1);
+    }
+    return 0;
+}
+
+/* Open an env file; with volumes disabled, only beneath the allocation directory, whatever
+ * symbolic links it holds. */
+static int env_file_open(const struct tdrv_spec_in *in, const char *path, struct tdrv_err *err)
+{
+    int fd;
+
+    if (in->cfg && !in->cfg->volumes_enabled) {
+        struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
+                               .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+        size_t n = strlen(in->alloc_dir);
+        cleanup_close int dfd = open(in->alloc_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+        fd = dfd < 0
+                 ? -1
+                 : (int)syscall(SYS_openat2, dfd, path[n] ? path + n + 1 : ".", &how, sizeof(how));
+        if (fd < 0 && errno == EXDEV)
+            return denied(err,
+                          "config.set_env_file: volumes are disabled by the operator; '%s' "
+                          "leads outside the allocation directory",
+                          path);
+    } else {
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    }
+    if (fd < 0)
+        return tdrv_err_setw(err, errno == ENOENT ? TDRV_E_NOINPUT : TDRV_E_IO,
+                             errno == ENOENT ? "env_file_not_found" : "io_error", errno,
+                             "config.set_env_file: unable to open '%s'", path);
+    return fd;
+}
+
+/*
+ * set_env_file: NAME=VALUE lines, as rkt's --set-env-file reads them: empty lines and lines
+ * starting with '#' or ';' are skipped, a line ending in CR loses it, the value is taken as
+ * written (no quotes, no interpolation); a line without '=' or with an empty NAME, and a NAME
+ * given twice, are errors. Applied over the image's environment.
+ */
+static int env_file(const struct tdrv_spec_in *in, const cJSON *conf, cJSON *env,
+                    struct tdrv_err *err)
+{
+    const char *src = NULL;
+    cleanup_free char *path = NULL;
+    cleanup_buf struct tdrv_buf b = {0};
+    cleanup_json cJSON *seen = NULL;
+    cleanup_close int fd = -1;
+    char *line;
+    int no = 0;
+
+    if (tdrv_json_str(conf, "set_env_file", TDRV_OPTIONAL, &src, err) < 0)
+        return tdrv_err_wrap(err, "config");
+    if (!src || !*src)
+        return 0;
+    if (host_source(in, src, "config.set_env_file", &path, err) < 0)
+        return -1;
+    if ((fd = env_file_open(in, path, err)) < 0)
+        return -1;
+    tdrv_buf_init(&b, ENV_FILE_MAX);
+    if (tdrv_buf_read_fd(&b, fd, path, err) < 0)
+        return tdrv_err_wrap(err, "config.set_env_file");
+    if (memchr(b.data, '\0', b.len))
+        return bad(err, "config.set_env_file: '%s' holds a NUL byte", src);
+    seen = tdrv_json_xobj();
+    for (line = b.data; line < b.data + b.len; no++) {
+        char *nl = strchr(line, '\n');
+        char *next = nl ? nl + 1 : b.data + b.len;
+        char *eq;
+
+        if (nl)
+            *nl = '\0';
+        if (nl && nl > line && nl[-1] == '\r')
+            nl[-1] = '\0';
+        else if (!nl && b.len && b.data[b.len - 1] == '\r')
+            b.data[b.len - 1] = '\0';
+        eq = strchr(line, '=');
+        if (*line && *line != '#' && *line != ';') {
+            if (!eq || eq == line)
+                return bad(err, "config.set_env_file: '%s' line %d: expected NAME=VALUE", src,
+                           no + 1);
+            *eq = '\0';
+            if (cJSON_GetObjectItemCaseSensitive(seen, line))
+                return bad(err, "config.set_env_file: '%s' line %d: '%s' is set twice", src, no + 1,
+                           line);
+            tdrv_json_add_bool(seen, line, 1);
+            env_set(env, line, eq + 1);
+        }
+        line = next;
+    }
     return 0;
 }
 
@@ -2269,10 +2386,15 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
         return -1;
     if (nomad_env(in, &ro, host_net, nenv, err) < 0)
         return -1;
+    /* rkt: tdrv-run's environment (inherit_env) < image < set_env_file < task env */
+    if (drv == D_RKT && inherit_env(in, conf, env, err) < 0)
+        return -1;
     for (const cJSON *c = img(in, "Env") ? img(in, "Env")->child : NULL; c; c = c->next)
         if (cJSON_IsString(c) && strchr(c->valuestring, '='))
             env_setn(env, c->valuestring, strcspn(c->valuestring, "="),
                      strchr(c->valuestring, '=') + 1);
+    if (drv == D_RKT && env_file(in, conf, env, err) < 0)
+        return -1;
     if (!env_get(env, "PATH", 4))
         env_set(env, "PATH", &DEFAULT_PATH_ENV[5]);
     {
@@ -2343,7 +2465,7 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
             tdrv_json_add(uo, "additionalGids", u.gids);
         else
             cJSON_Delete(u.gids);
-        tdrv_json_add_bool(process, "terminal", 0);
+        tdrv_json_add_bool(process, "terminal", o->tty);
         tdrv_json_add(process, "user", uo);
     }
     tdrv_json_add(process, "args", steal_ptr(&args));

@@ -40,6 +40,7 @@ struct tdrv_spec_in {
     const char *volumes_dir;         /* host: where named volumes live ($TDRV_ROOT/volumes) */
     const char *alloc_id;
     const char *task;
+    const char *const *parent_env; /* rkt inherit_env: tdrv-run's own "K=V" list, or NULL */
 };
 
 /* What the runtime needs beyond config.json. */
@@ -53,6 +54,7 @@ struct tdrv_task_opts {
     int no_overlay;
     int debug;
     int interactive;
+    int tty;      /* process.terminal: a pseudo-terminal from the runtime's console socket */
     cJSON *files; /* {"<host path>": "<content>"}: files to write before start */
     cJSON *dirs;  /* ["<host path>", ...]: directories to create before start */
 };

@@ -1307,9 +1307,17 @@ static int pin(struct tdrv_store *s, const char *manifest_digest, const char *di
         unlinkat(s->root_fd, pdir, AT_REMOVEDIR);
         return 0;
     }
-    if (tdrv_mkdir_p(s->root_fd, pdir, 0755, err) < 0)
-        return -1;
-    return tdrv_write_state_at(s->root_fd, p, dir, strlen(dir), 0644, err);
+    /* another task's unpin removes pdir when it finds it empty, maybe between our mkdir and
+     * our write: make it again (a pin in it keeps it from then on) */
+    for (int tries = 0;; tries++) {
+        if (tdrv_mkdir_p(s->root_fd, pdir, 0755, err) < 0)
+            return -1;
+        if (tdrv_write_state_at(s->root_fd, p, dir, strlen(dir), 0644, err) == 0)
+            return 0;
+        if (err->sys_errno != ENOENT || tries == 100)
+            return -1;
+        tdrv_err_clear(err);
+    }
 }
 
 int tdrv_store_rootfs_mount(struct tdrv_store *s, const char *manifest_digest, const char *dir,

@@ -1,10 +1,12 @@
 #include "task.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "duration.h"
@@ -406,5 +408,33 @@ int tdrv_task_read(int fd, const char *select, cJSON **doc, struct tdrv_err *err
                                  g->valuestring, t->valuestring);
     }
     *doc = steal_ptr(&in);
+    return 0;
+}
+
+int tdrv_task_stdin(const cJSON *doc, const char *path, struct tdrv_err *err)
+{
+    struct tdrv_err e = {0};
+    int interactive = 0;
+    int fd;
+
+    if (tdrv_json_bool(doc, "config.interactive", TDRV_OPTIONAL, &interactive, &e) < 0 ||
+        !interactive)
+        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0,
+                             "--stdin: the task is not interactive (config.interactive)");
+    fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return tdrv_err_set(err, errno == ENOENT ? TDRV_E_NOINPUT : TDRV_E_IO, errno,
+                            "unable to open --stdin '%s'", path);
+    if (fd == 0)
+        return fcntl(0, F_SETFD, 0) < 0
+                   ? tdrv_err_set(err, TDRV_E_OS, errno, "unable to use '%s'", path)
+                   : 0;
+    if (dup2(fd, 0) < 0) {
+        int e2 = errno;
+
+        close(fd);
+        return tdrv_err_set(err, TDRV_E_OS, e2, "unable to use --stdin '%s'", path);
+    }
+    close(fd);
     return 0;
 }

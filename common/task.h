@@ -23,6 +23,13 @@ int tdrv_task_read(int fd, const char *select, cJSON **doc, struct tdrv_err *err
 /* Turn a parsed Nomad API job document into a task document (see tdrv_task_read). */
 int tdrv_task_from_job(const cJSON *job_doc, const char *select, cJSON **out, struct tdrv_err *err);
 
+/*
+ * --stdin FILE: once the document is read, FILE becomes fd 0, the input of an interactive
+ * task (config.interactive; 64 when the task is not). 66 when FILE does not exist. A FIFO
+ * blocks here until its writer opens it.
+ */
+int tdrv_task_stdin(const cJSON *doc, const char *path, struct tdrv_err *err);
+
 /* Give a task document an `alloc_id` (a fresh UUIDv4) when it has none; 65 if not a string. */
 int tdrv_task_ensure_alloc_id(cJSON *doc, struct tdrv_err *err);
 

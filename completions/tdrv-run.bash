@@ -13,10 +13,11 @@ _tdrv_run() {
     case $prev in
         --log-format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
         --signal) COMPREPLY=($(compgen -W "SIGHUP SIGINT SIGQUIT SIGKILL SIGUSR1 SIGUSR2 SIGTERM SIGCONT SIGSTOP SIGWINCH" -- "$cur")); return ;;
+        --stdin) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --alloc|--task|--result-fd) return ;;
     esac
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "--dry-run --detach --wait --stop --signal --exec --inspect --stats --logs --follow --list --alloc --task --result-fd --verbose --quiet --log-format --help --version -d -v -q -h -V" -- "$cur"))
+        COMPREPLY=($(compgen -W "--dry-run --detach --wait --stop --signal --exec --inspect --stats --logs --follow --list --alloc --task --result-fd --stdin --verbose --quiet --log-format --help --version -d -v -q -h -V" -- "$cur"))
     fi
 }
 complete -F _tdrv_run tdrv-run

@@ -36,6 +36,7 @@ static const char usage[] =
     "      --alloc ID --task NAME  name the task instead of a handle document\n"
     "      --task GROUP/TASK   the task of a Nomad job document\n"
     "      --result-fd FD      write the foreground result document to FD\n"
+    "      --stdin FILE        an interactive task's input (default: the terminal)\n"
     "  -v, --verbose           more messages on stderr (repeatable)\n"
     "  -q, --quiet             errors only\n"
     "      --log-format FMT    text (default) or json\n"
@@ -62,6 +63,7 @@ enum {
     OPT_ALLOC,
     OPT_TASK,
     OPT_RESULT_FD,
+    OPT_STDIN,
 };
 
 static int parse_opts(int argc, char **argv, struct tdrv_run_req *rq, struct tdrv_err *err)
@@ -82,6 +84,7 @@ static int parse_opts(int argc, char **argv, struct tdrv_run_req *rq, struct tdr
         {"alloc", required_argument, NULL, OPT_ALLOC},
         {"task", required_argument, NULL, OPT_TASK},
         {"result-fd", required_argument, NULL, OPT_RESULT_FD},
+        {"stdin", required_argument, NULL, OPT_STDIN},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -108,6 +111,8 @@ static int parse_opts(int argc, char **argv, struct tdrv_run_req *rq, struct tdr
             return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "--result-fd: %s", err->msg);
         else if (c == OPT_RESULT_FD)
             rq->result_fd = (int)fd;
+        else if (c == OPT_STDIN)
+            rq->stdin_path = optarg;
         else if ((c <= ACT(0) || c > ACT(TDRV_RUN_LIST)) && tdrv_cli_std(&tool, c, argv, err) < 0)
             return -1;
     }
@@ -118,6 +123,8 @@ static int parse_opts(int argc, char **argv, struct tdrv_run_req *rq, struct tdr
                              argv[optind]);
     if (rq->follow && rq->action != TDRV_RUN_LOGS)
         return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "--follow needs --logs");
+    if (rq->stdin_path && rq->action != TDRV_RUN_FOREGROUND && rq->action != TDRV_RUN_DETACH)
+        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "--stdin needs a run (or --detach)");
     return 0;
 }
 
@@ -140,6 +147,8 @@ int main(int argc, char **argv)
         rc = tdrv_config_load(&cfg, NULL, &err);
     if (rc == 0 && !by_flags)
         rc = tdrv_task_read(STDIN_FILENO, rq.task, &req, &err);
+    if (rc == 0 && rq.stdin_path) /* the document read, FILE is the task's input */
+        rc = tdrv_task_stdin(req, rq.stdin_path, &err);
     /* driver: docker goes to the Docker Engine backend (common/docker_run.h) */
     if (rc == 0 && tdrv_docker_wants(&rq, &cfg, req))
         rc = tdrv_docker_dispatch(&rq, &cfg, req, &res, &status, &err);

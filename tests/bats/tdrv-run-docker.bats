@@ -261,6 +261,17 @@ EOF
     docker rm -f "web-$ALLOC" >/dev/null
 }
 
+@test "interactive with --stdin FILE: the file is the task's input" {
+    keep_containers
+    printf 'from the file\n' >"$BATS_TEST_TMPDIR/in.txt"
+    run --separate-stderr timeout 60 "$TDRV_RUN_DOCKER" --stdin "$BATS_TEST_TMPDIR/in.txt" \
+        < <(task '"command":"sh","args":["-c","cat; echo end"],"interactive":true')
+    assert_success
+    assert_line --index 0 "from the file"
+    assert_line --index 1 end
+    docker rm -f "web-$ALLOC" >/dev/null
+}
+
 @test "unknown option is 65 naming it; --dry-run prints the create body" {
     run --separate-stderr -125 "$TDRV_RUN_DOCKER" < <(sh_task 'true' '' '"bogus_opt":1')
     jq -e '.error.exit == 65 and (.error.message | contains("bogus_opt"))' <<<"$output"

@@ -138,6 +138,67 @@ task() {
     assert_output "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin|task|web|web-x|/alloc|infra"
 }
 
+@test "rkt env: tdrv-run's env (inherit_env) < image env < set_env_file < task env < NOMAD_*" {
+    needs_root
+    load_image
+    # the file is relative: under the task directory (a Nomad template's local/ file)
+    mkdir -p "$TDRV_ROOT/allocs/$ALLOC/e/local"
+    printf '# a comment\n; another\n\nFROM_FILE=file\nFILE_TASK=file\nPARENT_FILE=file\nWITH_EQ=a=b\r\nEMPTY=\n' \
+        >"$TDRV_ROOT/allocs/$ALLOC/e/local/app.env"
+    task e 'env | sort' '{"driver":"rkt","env":{"FILE_TASK":"task","PARENT_TASK":"task","NOMAD_TASK_NAME":"evil"},
+        "config":{"command":"/bin/sh","inherit_env":true,"set_env_file":"local/app.env"}}' >"$BATS_TEST_TMPDIR/e.json"
+    run --separate-stderr env PARENT_ONLY=parent PARENT_FILE=parent PARENT_TASK=parent FROM_FILE=parent \
+        PATH="/parent/bin:$PATH" tdrv-run --result-fd 3 3>/dev/null <"$BATS_TEST_TMPDIR/e.json"
+    assert_success
+    assert_line PARENT_ONLY=parent
+    # the image's PATH, not tdrv-run's: inherited variables never override the image's
+    assert_line PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+    assert_line FROM_FILE=file
+    assert_line PARENT_FILE=file
+    assert_line WITH_EQ=a=b
+    assert_line EMPTY=
+    assert_line FILE_TASK=task
+    assert_line PARENT_TASK=task
+    assert_line NOMAD_TASK_NAME=e
+    # the file's variables override the image's (PATH), and without inherit_env nothing of ours
+    printf 'PATH=/file/bin:/bin\n' >"$BATS_TEST_TMPDIR/path.env"
+    task e2 'env' "{\"driver\":\"rkt\",\"config\":{\"command\":\"/bin/sh\",\"set_env_file\":\"$BATS_TEST_TMPDIR/path.env\"}}" \
+        >"$BATS_TEST_TMPDIR/e2.json"
+    run --separate-stderr env PARENT_ONLY=parent tdrv-run --result-fd 3 3>/dev/null <"$BATS_TEST_TMPDIR/e2.json"
+    assert_success
+    assert_line PATH=/file/bin:/bin
+    refute_line --partial PARENT_ONLY
+}
+
+@test "rkt env: a malformed or repeated line is 65, a missing file 66, other drivers 65, outside the allocation 77 when volumes are disabled" {
+    load_image
+    printf 'A=1\nnot a variable\n' >"$BATS_TEST_TMPDIR/bad.env"
+    run --separate-stderr -65 tdrv-run --dry-run < <(task e true "{\"driver\":\"rkt\",\"config\":{\"set_env_file\":\"$BATS_TEST_TMPDIR/bad.env\"}}")
+    jq -e '.error.code == "invalid_config"' <<<"$output"
+    [ "$stderr" = "tdrv-run: error: config.set_env_file: '$BATS_TEST_TMPDIR/bad.env' line 2: expected NAME=VALUE" ]
+    printf 'A=1\nA=2\n' >"$BATS_TEST_TMPDIR/dup.env"
+    run --separate-stderr -65 tdrv-run --dry-run < <(task e true "{\"driver\":\"rkt\",\"config\":{\"set_env_file\":\"$BATS_TEST_TMPDIR/dup.env\"}}")
+    [ "$stderr" = "tdrv-run: error: config.set_env_file: '$BATS_TEST_TMPDIR/dup.env' line 2: 'A' is set twice" ]
+    run --separate-stderr -66 tdrv-run --dry-run < <(task e true '{"driver":"rkt","config":{"set_env_file":"local/none.env"}}')
+    jq -e '.error.code == "env_file_not_found"' <<<"$output"
+    run --separate-stderr -65 tdrv-run --dry-run < <(task e true '{"config":{"inherit_env":true}}')
+    [ "$stderr" = "tdrv-run: error: config: unknown option 'inherit_env' for driver 'oci'" ]
+    printf 'volumes:\n  enabled: false\n' >"$TDRV_CONFIG"
+    printf 'A=1\n' >"$BATS_TEST_TMPDIR/out.env"
+    run --separate-stderr -77 tdrv-run --dry-run < <(task e true "{\"driver\":\"rkt\",\"config\":{\"set_env_file\":\"$BATS_TEST_TMPDIR/out.env\"}}")
+    jq -e '.error.code == "forbidden_by_config"' <<<"$output"
+    # a symbolic link inside the allocation that leads out of it is refused too
+    mkdir -p "$TDRV_ROOT/allocs/$ALLOC/e/local"
+    ln -s "$BATS_TEST_TMPDIR/out.env" "$TDRV_ROOT/allocs/$ALLOC/e/local/link.env"
+    run --separate-stderr -77 tdrv-run --dry-run < <(task e true '{"driver":"rkt","config":{"set_env_file":"local/link.env"}}')
+    [[ "$stderr" == *"leads outside the allocation directory" ]]
+    # inside it, fine
+    cp "$BATS_TEST_TMPDIR/out.env" "$TDRV_ROOT/allocs/$ALLOC/e/local/in.env"
+    run --separate-stderr tdrv-run --dry-run < <(task e true '{"driver":"rkt","config":{"set_env_file":"local/in.env"}}')
+    assert_success
+    jq -e '.process.env | index("A=1")' <<<"$output"
+}
+
 @test "a read-only volume refuses a write, a read-write one takes it" {
     needs_root
     load_image

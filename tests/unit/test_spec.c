@@ -277,6 +277,16 @@ static const struct {
      "config.logging.type: 'syslog' is not supported (json-file, local, file)"},
     {"{\"kill_signal\":\"SIGNOPE\",\"config\":{\"image\":\"i\"}}", IMG_EP, 0, NULL, NULL, 65,
      "request.kill_signal: unknown signal 'SIGNOPE'"},
+    /* tty: a terminal from the runtime; rkt's environment options are rkt's alone */
+    {"{\"config\":{\"image\":\"i\",\"tty\":true}}", IMG_EP, 0, "process.terminal", "true", 0, NULL},
+    {"{\"config\":{\"image\":\"i\"}}", IMG_EP, 0, "process.terminal", "false", 0, NULL},
+    {"{\"config\":{\"image\":\"i\",\"inherit_env\":true}}", IMG_EP, 0, NULL, NULL, 65,
+     "config: unknown option 'inherit_env' for driver 'oci'"},
+    {"{\"driver\":\"containerd-driver\",\"config\":{\"image\":\"i\",\"set_env_file\":\"e\"}}",
+     IMG_EP, 0, NULL, NULL, 65,
+     "config: unknown option 'set_env_file' for driver 'containerd-driver'"},
+    {"{\"driver\":\"rkt\",\"config\":{\"image\":\"i\",\"inherit_env\":\"yes\"}}", IMG_EP, 0, NULL,
+     NULL, 65, NULL},
     {"{\"config\":{\"image\":\"i\",\"runtime\":\"kata\"}}", IMG_EP, 0, NULL, NULL, 77,
      "config.runtime: requested runtime 'kata' is not allowed"},
     {"{\"config\":{\"image\":\"i\",\"devices\":[{\"host_path\":\"/dev/null\","
@@ -401,6 +411,114 @@ void test_spec(void)
         cJSON_Delete(doc);
         cJSON_Delete(img);
         tdrv_task_opts_release(&o);
+    }
+
+    /* rkt: inherit_env and set_env_file, and their order */
+    {
+        static const char *const parent[] = {"P=parent", "FOO=parent", "Q=parent",
+                                             "=odd",     "NOEQ",       NULL};
+        static const struct {
+            const char *file; /* NULL: no file */
+            const char *conf; /* extra config */
+            int flags;
+            const char *env; /* "NAME=want|NAME=want", "NAME" alone: absent */
+            int code;
+            const char *msg;
+        } ec[] = {
+            {"A=1\n# c\n; c\n\nB=x=y\r\nC=\nQ=file", "\"inherit_env\":true", 0,
+             "A=1|B=x=y|C=|Q=file|P=parent|FOO=img|BAR=task|NOMAD_TASK_NAME=web", 0, NULL},
+            {"Q=file\n", "\"inherit_env\":false", 0, "Q=file|P|FOO=img", 0, NULL},
+            {NULL, "\"inherit_env\":true", 0, "Q=parent|P=parent|FOO=img|NOEQ", 0, NULL},
+            {"FOO=file\nBAR=file\n", "\"inherit_env\":true", 0, "FOO=file|BAR=task", 0, NULL},
+            {"A=1\nA=2\n", "", 0, NULL, 65, "config.set_env_file: 'env' line 2: 'A' is set twice"},
+            {"A=1\n=2\n", "", 0, NULL, 65,
+             "config.set_env_file: 'env' line 2: expected NAME=VALUE"},
+            {"  \n", "", 0, NULL, 65, "config.set_env_file: 'env' line 1: expected NAME=VALUE"},
+            {"A=1\nB", "", 0, NULL, 65, "config.set_env_file: 'env' line 2: expected NAME=VALUE"},
+            {"A=1\n", "", NOVOL, "A=1", 0, NULL},
+        };
+
+        for (size_t i = 0; i < TDRV_ARRAY_LEN(ec) + 2; i++) {
+            char *task_dir = tdrv_xasprintf("%s/web", root);
+            char *env_path = tdrv_xasprintf("%s/env", task_dir);
+            const char *src = i < TDRV_ARRAY_LEN(ec)    ? "env"
+                              : i == TDRV_ARRAY_LEN(ec) ? "nope"
+                                                        : "/etc/hostname";
+            char *text = tdrv_xasprintf(
+                "{\"driver\":\"rkt\",\"env\":{\"BAR\":\"task\",\"NOMAD_TASK_NAME\":\"x\"},"
+                "\"config\":{\"image\":\"i\"%s%s%s%s%s}}",
+                i < TDRV_ARRAY_LEN(ec) && ec[i].conf[0] ? "," : "",
+                i < TDRV_ARRAY_LEN(ec) ? ec[i].conf : "",
+                i >= TDRV_ARRAY_LEN(ec) || ec[i].file ? ",\"set_env_file\":\"" : "",
+                i >= TDRV_ARRAY_LEN(ec) || ec[i].file ? src : "",
+                i >= TDRV_ARRAY_LEN(ec) || ec[i].file ? "\"" : "");
+            cJSON *doc = cJSON_Parse(text);
+            cJSON *img = cJSON_Parse(IMG_EP);
+            cJSON *spec = NULL;
+            struct tdrv_task_opts o;
+            struct tdrv_spec_in in = {
+                .doc = doc,
+                .cfg = &cfg,
+                .host = &host,
+                .image_config = img,
+                .passwd_roots = roots,
+                .rootfs = "/R",
+                .alloc_dir = root,
+                .task_dir = task_dir,
+                .volumes_dir = "/V",
+                .alloc_id = "a1",
+                .task = "web",
+                .parent_env = parent,
+            };
+            int rc;
+
+            mkdir(task_dir, 0755);
+            unlink(env_path);
+            if (i < TDRV_ARRAY_LEN(ec) && ec[i].file)
+                put(task_dir, "env", ec[i].file);
+            cfg.allow_privileged = 0;
+            cfg.volumes_enabled =
+                !(i > TDRV_ARRAY_LEN(ec) || (i < TDRV_ARRAY_LEN(ec) && (ec[i].flags & NOVOL)));
+            tdrv_err_clear(&err);
+            memset(&o, 0, sizeof(o));
+            rc = tdrv_spec_build(&in, &spec, &o, &err);
+            if (i == TDRV_ARRAY_LEN(ec)) {
+                CHECK_INT(rc == 0 ? 0 : err.code, 66, "env file: a missing file is 66");
+                CHECK_STR(err.word, "env_file_not_found", "env file: missing, code word");
+            } else if (i > TDRV_ARRAY_LEN(ec)) {
+                CHECK_INT(rc == 0 ? 0 : err.code, 77,
+                          "env file: outside the allocation with volumes disabled is 77");
+            } else if (ec[i].code) {
+                CHECK_INT(rc == 0 ? 0 : err.code, ec[i].code, "env file case %zu: exit", i);
+                CHECK_STR(err.msg, ec[i].msg, "env file case %zu: message", i);
+            } else if (rc < 0) {
+                ok(0, "env file case %zu: builds (%s)", i, err.msg);
+            } else {
+                char *want = tdrv_xstrdup(ec[i].env);
+                char *save = NULL;
+
+                for (char *w = strtok_r(want, "|", &save); w; w = strtok_r(NULL, "|", &save)) {
+                    char *eq = strchr(w, '=');
+                    char *key = tdrv_xasprintf("env:%.*s", eq ? (int)(eq - w) : (int)strlen(w), w);
+                    char *got = render(spec, key);
+
+                    CHECK_STR(got, eq ? eq + 1 : NULL, "env file case %zu: %s", i, key);
+                    free(got);
+                    free(key);
+                }
+                free(want);
+            }
+            unlink(env_path);
+            rmdir(task_dir);
+            cJSON_Delete(spec);
+            cJSON_Delete(doc);
+            cJSON_Delete(img);
+            tdrv_task_opts_release(&o);
+            free(text);
+            free(env_path);
+            free(task_dir);
+        }
+        cfg.volumes_enabled = 1;
     }
 
     /* signals */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "digest.h"
@@ -298,6 +299,51 @@ void test_store(void)
 
             tdrv_store_pins(&s, &pins, &err);
             CHECK_INT(cJSON_GetArraySize(pins), 0, "pins: none after unmount");
+        }
+    }
+
+    /* two tasks of one image mounting and unmounting at once: the last unpin of one removes
+     * the image's pins directory, which the other's pin must survive (recreated) */
+    if (md) {
+        int fails = 0;
+        pid_t child = fork();
+
+        if (child == 0) {
+            struct tdrv_store s2 = {.root_fd = -1};
+            struct tdrv_err e2 = {0};
+            cleanup_free char *dir = tdrv_xasprintf("%s/concurrent-b", top);
+            int bad = 0;
+
+            if (tdrv_store_open(&s2, root, &e2) < 0)
+                _exit(2);
+            for (int i = 0; i < 400; i++) {
+                cleanup_free char *rootfs = NULL;
+
+                bad |= tdrv_store_rootfs_mount(&s2, md, dir, 1, &rootfs, &e2) < 0;
+                bad |= tdrv_store_rootfs_unmount(&s2, dir, &e2) < 0;
+            }
+            tdrv_store_release(&s2);
+            _exit(bad);
+        }
+        {
+            cleanup_free char *dir = tdrv_xasprintf("%s/concurrent-a", top);
+            int st = 0;
+
+            for (int i = 0; i < 400; i++) {
+                cleanup_free char *rootfs = NULL;
+
+                if (tdrv_store_rootfs_mount(&s, md, dir, 1, &rootfs, &err) < 0) {
+                    if (!fails++)
+                        printf("# %s\n", err.msg);
+                    tdrv_err_clear(&err);
+                }
+                tdrv_store_rootfs_unmount(&s, dir, &err);
+                tdrv_err_clear(&err);
+            }
+            waitpid(child, &st, 0);
+            CHECK_INT(fails, 0, "pins: mounts of one image beside another's unmounts all succeed");
+            CHECK_INT(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0,
+                      "pins: ... in the other process too");
         }
     }
 
