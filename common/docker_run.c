@@ -995,18 +995,23 @@ static int container_wait(const struct tdrv_docker *d, const char *id, long time
 {
     cleanup_free char *path = tdrv_xasprintf("/containers/%s/wait?condition=not-running", id);
     cleanup_json cJSON *ans = NULL;
-    double c = 0;
 
     if (engine_json(d, "POST", path, NULL, timeout_ms ? timeout_ms : -1, NULL, NULL, &ans, err) < 0)
         return -1;
-    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(ans, "StatusCode")))
-        c = cJSON_GetObjectItemCaseSensitive(ans, "StatusCode")->valuedouble;
-    *code = (int64_t)c;
+    *code = tdrv_docker_wait_code(ans);
     return 0;
 }
 
-/* The result of DESIGN §1 from the container's state. */
-static cJSON *result_from(const cJSON *info, int64_t wait_code)
+int64_t tdrv_docker_wait_code(const cJSON *ans)
+{
+    double c = 0;
+
+    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(ans, "StatusCode")))
+        c = cJSON_GetObjectItemCaseSensitive(ans, "StatusCode")->valuedouble;
+    return (int64_t)c;
+}
+
+cJSON *tdrv_docker_result(const cJSON *info, int64_t wait_code)
 {
     cJSON *r = tdrv_json_xobj();
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(info, "State");
@@ -1036,7 +1041,7 @@ static cJSON *result_from(const cJSON *info, int64_t wait_code)
     return r;
 }
 
-static int status_of(const cJSON *result)
+int tdrv_docker_result_status(const cJSON *result)
 {
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(result, "exit_code");
     int v = cJSON_IsNumber(c) ? (int)c->valuedouble : 125;
@@ -1098,7 +1103,7 @@ static int supervise(const struct tdrv_docker *d, const struct tdrv_config *cfg,
 
         if (container_lookup(d, id, &info, &e2) != 1)
             tdrv_warn("unable to inspect container '%s': %s", id, e2.msg);
-        *result = result_from(info, code);
+        *result = tdrv_docker_result(info, code);
         tdrv_json_set(state, "result", tdrv_json_xdup(*result));
         tdrv_json_set(state, "state", tdrv_json_xstr("exited"));
         if (write_state(p->state, state, &e2) < 0)
@@ -1317,7 +1322,7 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
     if (supervise(&d, o->cfg, &p, id, state, !o->quiet, &spec, 1, &result, &last_nl, err) < 0)
         return -1;
     tdrv_json_set(doc, "result", result);
-    *status = status_of(result);
+    *status = tdrv_docker_result_status(result);
     if (o->result_fd >= 0) {
         /* the document to the caller's fd; stdout stays the task's alone */
         FILE *f = fdopen(o->result_fd, "w");
@@ -1410,7 +1415,7 @@ static int await_result(const struct target *t, cJSON **result, struct tdrv_err 
         cJSON_Delete(info);
         info = NULL;
         container_lookup(&t->d, t->id, &info, err);
-        *result = result_from(info, code);
+        *result = tdrv_docker_result(info, code);
         return 0;
     }
     *result = tdrv_json_xdup(r);
@@ -1427,7 +1432,7 @@ int tdrv_docker_wait(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
     if (target_open(doc, o->cfg, &t, err) < 0 || await_result(&t, &result, err) < 0)
         return -1;
     tdrv_json_set(doc, "result", result);
-    *status = status_of(result);
+    *status = tdrv_docker_result_status(result);
     *res = doc; /* the caller's own document, as tdrv_run() answers */
     return 0;
 }
@@ -1469,7 +1474,7 @@ int tdrv_docker_stop(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
     if (await_result(&t, &result, err) < 0)
         return -1;
     tdrv_json_set(doc, "result", result);
-    *status = status_of(result);
+    *status = tdrv_docker_result_status(result);
     *res = doc; /* the caller's own document, as tdrv_run() answers */
     return 0;
 }
@@ -1537,7 +1542,7 @@ int tdrv_docker_inspect(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON 
     v = cJSON_GetObjectItemCaseSensitive(st, "Pid");
     tdrv_json_add_num(out, "pid", cJSON_IsNumber(v) ? v->valuedouble : 0);
     {
-        cJSON *r = result_from(info, 0);
+        cJSON *r = tdrv_docker_result(info, 0);
 
         for (cJSON *c = r->child; c; c = c->next)
             tdrv_json_set(out, c->string, tdrv_json_xdup(c));
