@@ -142,11 +142,10 @@ int tdrv_auth_challenge_parse(const char *hdr, struct tdrv_challenge *out, struc
         if (*p == '=')
             return tdrv_err_set(err, TDRV_E_PROTOCOL, 0,
                                 "malformed WWW-Authenticate header: parameter before a scheme");
-        /* A new challenge starts: close the previous one. */
-        if (have_cur && !strcmp(cur.scheme, "bearer")) {
-            *out = cur;
-            return 0;
-        }
+        /* A new challenge starts: close the previous one (a Bearer one is the answer, checked
+         * below like a last one). */
+        if (have_cur && !strcmp(cur.scheme, "bearer"))
+            break;
         if (have_cur && !strcmp(cur.scheme, "basic") && !have_basic) {
             basic = cur;
             have_basic = 1;
