@@ -137,15 +137,15 @@ int tdrv_pull_manifest_config(const struct tdrv_manifest *man, const char **dige
 {
     const cJSON *cdesc = cJSON_GetObjectItemCaseSensitive(man->json, "config");
     const cJSON *cdg = cJSON_GetObjectItemCaseSensitive(cdesc, "digest");
-    const cJSON *csz = cJSON_GetObjectItemCaseSensitive(cdesc, "size");
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(man->json, "layers");
+    int64_t csz = -1;
 
-    if (!cJSON_IsString(cdg) || !tdrv_digest_valid(cdg->valuestring) || !cJSON_IsNumber(csz) ||
-        csz->valuedouble < 0 || csz->valuedouble > MAX_CONFIG_BLOB || !cJSON_IsArray(layers))
+    if (!cJSON_IsString(cdg) || !tdrv_digest_valid(cdg->valuestring) ||
+        tdrv_desc_size(cdesc, &csz) < 0 || csz > MAX_CONFIG_BLOB || !cJSON_IsArray(layers))
         return tdrv_err_setw(err, TDRV_E_PROTOCOL, "protocol_error", 0,
                              "manifest %s: malformed config or layers", man->digest);
     *digest = cdg->valuestring;
-    *size = (uint64_t)csz->valuedouble;
+    *size = (uint64_t)csz;
     return 0;
 }
 
@@ -171,17 +171,16 @@ int tdrv_pull_manifest_layers(const struct tdrv_manifest *man, const cJSON *conf
     for (size_t i = 0; i < n; i++) {
         const cJSON *l = cJSON_GetArrayItem(layers, (int)i);
         const cJSON *dg = cJSON_GetObjectItemCaseSensitive(l, "digest");
-        const cJSON *sz = cJSON_GetObjectItemCaseSensitive(l, "size");
         const cJSON *df = cJSON_GetArrayItem(diffs, (int)i);
 
-        if (!cJSON_IsString(dg) || !tdrv_digest_valid(dg->valuestring) || !cJSON_IsNumber(sz) ||
-            sz->valuedouble < 0 || !cJSON_IsString(df) || !tdrv_digest_valid(df->valuestring))
+        if (!cJSON_IsString(dg) || !tdrv_digest_valid(dg->valuestring) ||
+            tdrv_desc_size(l, &d[i].size) < 0 || !cJSON_IsString(df) ||
+            !tdrv_digest_valid(df->valuestring))
             return tdrv_err_setw(err, TDRV_E_PROTOCOL, "protocol_error", 0,
                                  "manifest %s: layer %zu has no valid digest, size or diff_id",
                                  man->digest, i);
         snprintf(d[i].digest, sizeof(d[i].digest), "%s", dg->valuestring);
         snprintf(d[i].diff_id, sizeof(d[i].diff_id), "%s", df->valuestring);
-        d[i].size = (int64_t)sz->valuedouble;
     }
     if (tdrv_chain_ids(d, n, err) < 0)
         return -1;

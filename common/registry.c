@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -789,24 +790,34 @@ static int is_manifest(const char *mt)
     return !strcmp(mt, MT_DOCKER_MANIFEST) || !strcmp(mt, MT_OCI_MANIFEST);
 }
 
+int tdrv_desc_size(const cJSON *desc, int64_t *size)
+{
+    const cJSON *sz = cJSON_GetObjectItemCaseSensitive(desc, "size");
+    double d;
+
+    if (!cJSON_IsNumber(sz))
+        return -1;
+    d = sz->valuedouble;
+    if (!(d >= 0 && d < 0x1p63) || d != floor(d))
+        return -1;
+    *size = (int64_t)d;
+    return 0;
+}
+
 int tdrv_manifest_pick(const struct tdrv_manifest *index, const char *reference,
                        const struct tdrv_platform *want, int strict, const char **digest,
                        int64_t *size, struct tdrv_err *err)
 {
     const cJSON *d = tdrv_platform_select(index->json, want, strict, err);
     const cJSON *dg;
-    const cJSON *sz;
 
     if (!d)
         return -1;
     dg = cJSON_GetObjectItemCaseSensitive(d, "digest");
-    sz = cJSON_GetObjectItemCaseSensitive(d, "size");
-    if (!cJSON_IsString(dg) || !tdrv_digest_valid(dg->valuestring) || !cJSON_IsNumber(sz) ||
-        sz->valuedouble < 0)
+    if (!cJSON_IsString(dg) || !tdrv_digest_valid(dg->valuestring) || tdrv_desc_size(d, size) < 0)
         return tdrv_err_setw(err, TDRV_E_PROTOCOL, "protocol_error", 0,
                              "image index '%s': an entry has no valid digest and size", reference);
     *digest = dg->valuestring;
-    *size = (int64_t)sz->valuedouble;
     return 0;
 }
 

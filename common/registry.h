@@ -72,6 +72,10 @@ int tdrv_manifest_parse(struct tdrv_manifest *m, const char *reference, const ch
                         const char *hdr_digest, const char *want_digest, int64_t want_size,
                         struct tdrv_err *err);
 
+/* A descriptor's "size": an integer in [0, 2^63) into *size, else -1 (a cast of 1e300 or 1.5
+ * is no size). */
+int tdrv_desc_size(const cJSON *desc, int64_t *size);
+
 /*
  * The entry of an image index (parsed by tdrv_manifest_parse) for the wanted platform
  * (tdrv_platform_select): *digest (owned by index) and *size. 66 image_not_found when no
