@@ -213,7 +213,9 @@ int tdrv_docker_api_version(const cJSON *version, char *out, size_t len, struct 
         err->code = TDRV_E_PROTOCOL;
         return tdrv_err_wrap(err, "docker engine /version");
     }
-    if (!api || !*api || tdrv_docker_api_cmp(api, TDRV_DOCKER_API_MAX) > 0)
+    /* It becomes a path segment ("/v1.41/info"): only digits and dots that fit are taken. */
+    if (!api || !*api || strspn(api, "0123456789.") != strlen(api) || strlen(api) >= len ||
+        tdrv_docker_api_cmp(api, TDRV_DOCKER_API_MAX) > 0)
         api = TDRV_DOCKER_API_MAX;
     snprintf(out, len, "%s", api);
     return 0;

@@ -46,9 +46,9 @@ int tdrv_docker_setup(struct tdrv_docker *d, const char *endpoint, const char *c
 int tdrv_docker_negotiate(struct tdrv_docker *d, cJSON **version_out, struct tdrv_err *err);
 
 /*
- * The API version to use from the Engine's /version answer: its ApiVersion when not newer
- * than TDRV_DOCKER_API_MAX, else (or when absent) TDRV_DOCKER_API_MAX, into out. 76 when
- * ApiVersion is not a string.
+ * The API version to use from the Engine's /version answer: its ApiVersion when it is digits
+ * and dots, fits in out and is not newer than TDRV_DOCKER_API_MAX, else (or when absent)
+ * TDRV_DOCKER_API_MAX, into out. 76 when ApiVersion is not a string.
  */
 int tdrv_docker_api_version(const cJSON *version, char *out, size_t len, struct tdrv_err *err);
 

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -1002,13 +1003,25 @@ static int container_wait(const struct tdrv_docker *d, const char *id, long time
     return 0;
 }
 
+/*
+ * A JSON number as an integer (its fraction dropped) when it lies in [lo, hi], else def: the
+ * Engine's answers and handle documents are not trusted to fit (a cast of 1e300 is undefined).
+ */
+static int64_t int_in(const cJSON *v, int64_t lo, int64_t hi, int64_t def)
+{
+    double d;
+
+    if (!cJSON_IsNumber(v))
+        return def;
+    d = v->valuedouble;
+    if (!(d >= (double)lo && d < 0x1p63 && d <= (double)hi))
+        return def;
+    return (int64_t)d;
+}
+
 int64_t tdrv_docker_wait_code(const cJSON *ans)
 {
-    double c = 0;
-
-    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(ans, "StatusCode")))
-        c = cJSON_GetObjectItemCaseSensitive(ans, "StatusCode")->valuedouble;
-    return (int64_t)c;
+    return int_in(cJSON_GetObjectItemCaseSensitive(ans, "StatusCode"), INT64_MIN, INT64_MAX, 0);
 }
 
 cJSON *tdrv_docker_result(const cJSON *info, int64_t wait_code)
@@ -1016,11 +1029,9 @@ cJSON *tdrv_docker_result(const cJSON *info, int64_t wait_code)
     cJSON *r = tdrv_json_xobj();
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(info, "State");
     const cJSON *v;
-    int64_t code = wait_code;
+    int64_t code =
+        int_in(cJSON_GetObjectItemCaseSensitive(st, "ExitCode"), INT64_MIN, INT64_MAX, wait_code);
 
-    v = cJSON_GetObjectItemCaseSensitive(st, "ExitCode");
-    if (cJSON_IsNumber(v))
-        code = (int64_t)v->valuedouble;
     tdrv_json_add_num(r, "exit_code", (double)code);
     /* the Engine reports a death by signal N as 128+N, as a shell does */
     tdrv_json_add_num(r, "signal", code > 128 && code < 128 + 65 ? (double)(code - 128) : 0);
@@ -1044,9 +1055,8 @@ cJSON *tdrv_docker_result(const cJSON *info, int64_t wait_code)
 int tdrv_docker_result_status(const cJSON *result)
 {
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(result, "exit_code");
-    int v = cJSON_IsNumber(c) ? (int)c->valuedouble : 125;
 
-    return v < 0 || v > 255 ? 125 : v;
+    return (int)int_in(c, 0, 255, 125);
 }
 
 /*
@@ -1453,7 +1463,7 @@ int tdrv_docker_stop(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
     h = cJSON_GetObjectItemCaseSensitive(doc, "handle");
     ks = cJSON_GetObjectItemCaseSensitive(h, "kill_signal");
     kt = cJSON_GetObjectItemCaseSensitive(h, "kill_timeout_ms");
-    timeout_ms = cJSON_IsNumber(kt) ? (long)kt->valuedouble : 5000;
+    timeout_ms = (long)int_in(kt, LONG_MIN, LONG_MAX, 5000);
     if (!h) {
         /* a task document: its own kill_signal / kill_timeout */
         cleanup_docker_spec struct tdrv_docker_spec spec;
@@ -1727,7 +1737,7 @@ int tdrv_docker_exec(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
     if (tdrv_docker_get_json(&t.d, ipath, &info, err) < 0)
         return -1;
     code = cJSON_GetObjectItemCaseSensitive(info, "ExitCode");
-    *status = cJSON_IsNumber(code) ? (int)code->valuedouble : 126;
+    *status = (int)int_in(code, INT_MIN, INT_MAX, 126);
     *res = tdrv_json_xobj();
     tdrv_json_add_num(*res, "exit_code", *status);
     return 0;
