@@ -41,7 +41,7 @@ static void test_i64(void)
     } i64_cases[] = {
         {"{\"n\":9223372036854774784}", 0, 9223372036854774784},
         /* (double)INT64_MAX is 2^63: this passed the range check, then its cast was undefined
-         * (found through fuzz_load's layer sizes) */
+         * (seen while fixing fuzz_manifest's layer sizes; the store reads them with this) */
         {"{\"n\":9223372036854775807}", -1, 0},
         {"{\"n\":9223372036854775808}", -1, 0},
         {"{\"n\":1e300}", -1, 0},
