@@ -511,8 +511,8 @@ static int load_aci(struct loader *l, const struct afile *mf, struct tdrv_err *e
     const cJSON *lab;
     const cJSON *deps = NULL;
     cJSON *c = tdrv_json_xobj();
-    cJSON *rootfs = tdrv_json_xobj();
-    cJSON *diffs = tdrv_json_xarr();
+    cJSON *rootfs;
+    cJSON *diffs;
     struct afile layer = {0};
     const struct afile *lp = &layer;
     size_t len = 0;
@@ -597,6 +597,9 @@ static int load_aci(struct loader *l, const struct afile *mf, struct tdrv_err *e
         if (tdrv_blob_commit_digest(w, layer.digest, err) < 0)
             return -1;
     }
+    /* made here, not at the top: a refusal above would leak them (found by fuzz_load) */
+    diffs = tdrv_json_xarr();
+    rootfs = tdrv_json_xobj();
     tdrv_json_append(diffs, tdrv_json_xstr(layer.digest));
     tdrv_json_add_str(rootfs, "type", "layers");
     tdrv_json_add(rootfs, "diff_ids", diffs);

@@ -164,8 +164,8 @@ static void test_parse(void)
         tdrv_err_clear(&err);
         CHECK_INT(parse(&m, MT_OCI, body, D1, NULL, -1, &err), -1, "manifest, wrong header");
         {
-            cleanup_free char *want =
-                tdrv_xasprintf("manifest digest mismatch: registry says " D1 ", content is %s", sha);
+            cleanup_free char *want = tdrv_xasprintf(
+                "manifest digest mismatch: registry says " D1 ", content is %s", sha);
 
             CHECK_STR(err.msg, want, "wrong header: message");
         }
