@@ -14,12 +14,12 @@
 
 void test_load(void);
 
-/* Append a ustar entry (type '0' file, '5' directory) to b. */
+/* Append a ustar entry (type '0' file, '5' directory, '1' hard link to data) to b. */
 static void tar_add(struct tdrv_buf *b, const char *name, char type, const char *data)
 {
     unsigned char h[512];
     static const char pad[512];
-    size_t n = data ? strlen(data) : 0;
+    size_t n = data && type != '1' ? strlen(data) : 0;
     unsigned sum = 0;
     struct tdrv_err err = {0};
 
@@ -31,6 +31,8 @@ static void tar_add(struct tdrv_buf *b, const char *name, char type, const char 
     snprintf((char *)h + 124, 12, "%011o", (unsigned)n);
     snprintf((char *)h + 136, 12, "%011o", 0);
     h[156] = (unsigned char)type;
+    if (type == '1')
+        snprintf((char *)h + 157, 100, "%s", data);
     memcpy(h + 257, "ustar", 6);
     memcpy(h + 263, "00", 2);
     memset(h + 148, ' ', 8);
@@ -54,18 +56,27 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 }
 
 static const struct {
-    const char *entries[6]; /* name, data pairs; a name ending in '/' is a directory */
+    const char *entries[8]; /* name, data pairs; a name ending in '/' is a directory, and
+                             * "NAME =>TARGET" a hard link */
     int code;
     const char *msg;
 } cases[] = {
     /* an ACI refused after its rootfs was read leaked the config's rootfs and diff_ids */
-    {{"manifest", "{\"acKind\":\"ImageManifest\",\"name\":\"x\",\"dependencies\":[{}]}",
-      "rootfs/x", "x"},
+    {{"manifest", "{\"acKind\":\"ImageManifest\",\"name\":\"x\",\"dependencies\":[{}]}", "rootfs/x",
+      "x"},
      65,
      "ACI 'x' has dependencies, which need image discovery"},
     {{"manifest", "{\"acKind\":\"PodManifest\",\"name\":\"x\"}", "rootfs/", ""},
      65,
      "ACI manifest: acKind is 'PodManifest', expected ImageManifest"},
+    /* a hard link to nothing (an entry of no type) was an I/O error of the tar writer (74) */
+    {{"manifest", "{\"acKind\":\"ImageManifest\",\"name\":\"x\"}", "rootfs/a", "a", "rootfs/b =>",
+      ""},
+     65,
+     "ACI entry 'rootfs/b' has an unsupported type"},
+    {{"manifest", "{\"acKind\":\"ImageManifest\",\"name\":\"x\"}", "rootfs/b =>manifest", ""},
+     65,
+     "ACI entry 'rootfs/b' is a hard link outside rootfs/"},
     /* re-worded from its own text, the message repeated its prefix:
      * "manifest.json: manifest.json: s[1]: expected string" */
     {{"c.json", "{}", "manifest.json",
@@ -96,7 +107,16 @@ void test_load(void)
              e += 2) {
             const char *name = cases[i].entries[e];
 
-            tar_add(&b, name, name[strlen(name) - 1] == '/' ? '5' : '0', cases[i].entries[e + 1]);
+            const char *arrow = strstr(name, " =>");
+
+            if (arrow) {
+                cleanup_free char *n = tdrv_xstrndup(name, (size_t)(arrow - name));
+
+                tar_add(&b, n, '1', arrow + 3);
+            } else {
+                tar_add(&b, name, name[strlen(name) - 1] == '/' ? '5' : '0',
+                        cases[i].entries[e + 1]);
+            }
         }
         tdrv_buf_add(&b, end, sizeof(end), &err);
         f = fopen(path, "we");
