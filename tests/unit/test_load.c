@@ -1,11 +1,13 @@
 /* Loading archives into the store (tdrv_store_load): refusals found by fuzz_load, with their
  * exact messages (and, under ASan, no leak); and error messages re-worded from themselves. */
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "archive.h"
 #include "buf.h"
 #include "err.h"
 #include "mem.h"
@@ -14,12 +16,13 @@
 
 void test_load(void);
 
-/* Append a ustar entry (type '0' file, '5' directory, '1' hard link to data) to b. */
+/* Append a ustar entry (type '0' file, '5' directory, '1' hard link or '2' symlink to data) to
+ * b. */
 static void tar_add(struct tdrv_buf *b, const char *name, char type, const char *data)
 {
     unsigned char h[512];
     static const char pad[512];
-    size_t n = data && type != '1' ? strlen(data) : 0;
+    size_t n = data && type != '1' && type != '2' ? strlen(data) : 0;
     unsigned sum = 0;
     struct tdrv_err err = {0};
 
@@ -31,7 +34,7 @@ static void tar_add(struct tdrv_buf *b, const char *name, char type, const char 
     snprintf((char *)h + 124, 12, "%011o", (unsigned)n);
     snprintf((char *)h + 136, 12, "%011o", 0);
     h[156] = (unsigned char)type;
-    if (type == '1')
+    if (type == '1' || type == '2')
         snprintf((char *)h + 157, 100, "%s", data);
     memcpy(h + 257, "ustar", 6);
     memcpy(h + 263, "00", 2);
@@ -130,6 +133,28 @@ void test_load(void)
         CHECK_INT(err.code, cases[i].code, "load %zu exit", i);
         CHECK_STR(err.msg, cases[i].msg, "load %zu message", i);
         ok(info == NULL, "load %zu: no image", i);
+    }
+    {
+        /* a symlink with an empty target: 71 "unable to create symlink" when unpacked */
+        cleanup_free char *path = tdrv_xasprintf("%s/empty-link.tar", top);
+        cleanup_buf struct tdrv_buf b = {0};
+        cleanup_tar struct tdrv_tar *t = NULL;
+        cleanup_close int fd = -1;
+        struct tdrv_tar_entry e;
+        struct tdrv_err err = {0};
+        static const char end[1024];
+
+        tdrv_buf_init(&b, 1u << 16);
+        tar_add(&b, "x", '2', "");
+        tdrv_buf_add(&b, end, sizeof(end), &err);
+        fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        ok(fd >= 0 && write(fd, b.data, b.len) == (ssize_t)b.len && lseek(fd, 0, SEEK_SET) == 0,
+           "empty link: archive written");
+        ok(tdrv_tar_open_fd(&t, fd, &(struct tdrv_tar_opts){0}, &err) == 0, "empty link: open");
+        CHECK_INT(tdrv_tar_next(t, &e, &err), -1, "empty link: refused");
+        CHECK_INT(err.code, 65, "empty link: exit");
+        CHECK_STR(err.msg, "malformed layer: link 'x' without a usable target",
+                  "empty link: message");
     }
     {
         struct tdrv_err err = {0};
