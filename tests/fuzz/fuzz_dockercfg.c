@@ -35,12 +35,16 @@ static void check_cred(int rc, const struct tdrv_cred *c, const char *what)
     }
 }
 
-/* Does s appear in a key of auths (messages name keys) or in host? */
+/* Does s appear in a key of auths (messages name keys), in host, or in the words of a message? */
 static int in_a_name(const cJSON *auths, const char *host, const char *s)
 {
+    static const char words[] = "expected base64 of 'username:password' invalid base64: bad "
+                                "character at truncated too much padding expected object "
+                                "expected string invalid credential helper name unable to run "
+                                "credential helper 'docker-credential-': No such file or directory";
     const cJSON *e;
 
-    if (strstr(host, s))
+    if (strstr(host, s) || strstr(words, s))
         return 1;
     cJSON_ArrayForEach(e, auths)
     {
