@@ -5,10 +5,10 @@
  * helper (77) instead of running one.
  * Invariants: a lookup gives 1 with non-empty credentials and a source, 0 with none, or -1
  * with exit 65, 77 or 78 and a message that holds no password, token or auth value of the
- * file (unless it also appears in an auths key, which messages name); the helper's answer is wiped
- * from its buffer whatever the outcome, and gives 1 with credentials, 0 with none or 77; base64 of
- * any bytes decodes back to them, and text that decodes re-encodes to a text that decodes to the
- * same bytes.
+ * file (unless it also appears in what messages name: an auths key, a helper name); the helper's
+ * answer is wiped from its buffer whatever the outcome, and gives 1 with credentials, 0 with none
+ * or 77; base64 of any bytes decodes back to them, and text that decodes re-encodes to a text that
+ * decodes to the same bytes.
  */
 #include "fuzz.h"
 
@@ -35,31 +35,38 @@ static void check_cred(int rc, const struct tdrv_cred *c, const char *what)
     }
 }
 
-/* Does s appear in a key of auths (messages name keys), in host, or in the words of a message? */
-static int in_a_name(const cJSON *auths, const char *host, const char *s)
+/* Does s appear in what messages name: a key of auths, a helper name (credHelpers values,
+ * credsStore), the host, or a word of a message? */
+static int in_a_name(const cJSON *cfg, const char *host, const char *s)
 {
     static const char words[] = "expected base64 of 'username:password' invalid base64: bad "
                                 "character at truncated too much padding expected object "
                                 "expected string invalid credential helper name unable to run "
                                 "credential helper 'docker-credential-': No such file or directory";
+    const cJSON *store = cJSON_GetObjectItemCaseSensitive(cfg, "credsStore");
     const cJSON *e;
 
     if (strstr(host, s) || strstr(words, s))
         return 1;
-    cJSON_ArrayForEach(e, auths)
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cfg, "auths"))
     {
         if (e->string && strstr(e->string, s))
             return 1;
     }
-    return 0;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cfg, "credHelpers"))
+    {
+        if (cJSON_IsString(e) && strstr(e->valuestring, s))
+            return 1;
+    }
+    return cJSON_IsString(store) && strstr(store->valuestring, s);
 }
 
 /* A secret of the file must not appear in a message (short ones may by chance). */
-static void no_secret(const char *msg, const cJSON *secret, const cJSON *auths, const char *host)
+static void no_secret(const char *msg, const cJSON *secret, const cJSON *cfg, const char *host)
 {
     const char *s = cJSON_GetStringValue(secret);
 
-    if (!s || strlen(s) < 6 || in_a_name(auths, host, s))
+    if (!s || strlen(s) < 6 || in_a_name(cfg, host, s))
         return;
     FUZZ_ASSERT(!strstr(msg, s), "secret '%s' in message '%s'", s, msg);
 }
@@ -87,15 +94,15 @@ static void lookup(const cJSON *cfg, const char *host)
         size_t n = 0;
         struct tdrv_err ignored = {0};
 
-        no_secret(err.msg, cJSON_GetObjectItemCaseSensitive(e, "password"), auths, host);
-        no_secret(err.msg, cJSON_GetObjectItemCaseSensitive(e, "identitytoken"), auths, host);
-        no_secret(err.msg, cJSON_GetObjectItemCaseSensitive(e, "registrytoken"), auths, host);
-        no_secret(err.msg, a, auths, host);
+        no_secret(err.msg, cJSON_GetObjectItemCaseSensitive(e, "password"), cfg, host);
+        no_secret(err.msg, cJSON_GetObjectItemCaseSensitive(e, "identitytoken"), cfg, host);
+        no_secret(err.msg, cJSON_GetObjectItemCaseSensitive(e, "registrytoken"), cfg, host);
+        no_secret(err.msg, a, cfg, host);
         if (cJSON_IsString(a) && tdrv_base64_decode(a->valuestring, &dec, &n, &ignored) == 0 &&
             strchr(dec, ':') && strlen(strchr(dec, ':') + 1) >= 6) {
             const char *pw = strchr(dec, ':') + 1;
 
-            FUZZ_ASSERT(in_a_name(auths, host, pw) || !strstr(err.msg, pw), "password '%s' in '%s'",
+            FUZZ_ASSERT(in_a_name(cfg, host, pw) || !strstr(err.msg, pw), "password '%s' in '%s'",
                         pw, err.msg);
         }
     }
