@@ -42,9 +42,9 @@ static void check_ok(const char *in, const struct tdrv_challenge *c)
     FUZZ_ASSERT(strcmp(c->scheme, "bearer") || c->realm[0], "'%s': bearer without realm", in);
 
     tdrv_buf_init(&b, 1u << 16);
-    FUZZ_ASSERT(tdrv_buf_addstr(&b, !strcmp(c->scheme, "bearer") ? "Bearer x=y" : "Basic x=y",
-                                &err) == 0,
-                "buffer");
+    FUZZ_ASSERT(
+        tdrv_buf_addstr(&b, !strcmp(c->scheme, "bearer") ? "Bearer x=y" : "Basic x=y", &err) == 0,
+        "buffer");
     add_param(&b, "realm", c->realm);
     add_param(&b, "service", c->service);
     add_param(&b, "scope", c->scope);

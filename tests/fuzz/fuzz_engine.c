@@ -42,8 +42,8 @@ static void result(const cJSON *doc)
 
     FUZZ_ASSERT(cJSON_IsObject(r), "no result");
     FUZZ_ASSERT(cJSON_IsNumber(code), "exit_code");
-    FUZZ_ASSERT(cJSON_IsNumber(sig) && sig->valuedouble >= 0 && sig->valuedouble <= 64,
-                "signal %g", cJSON_IsNumber(sig) ? sig->valuedouble : -1.0);
+    FUZZ_ASSERT(cJSON_IsNumber(sig) && sig->valuedouble >= 0 && sig->valuedouble <= 64, "signal %g",
+                cJSON_IsNumber(sig) ? sig->valuedouble : -1.0);
     FUZZ_ASSERT(cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(r, "oom_killed")), "oom_killed");
     st = tdrv_docker_result_status(r);
     FUZZ_ASSERT(st >= 0 && st <= 255, "status %d", st);
@@ -95,10 +95,10 @@ static void demux(const uint8_t *data, size_t size)
     for (size_t i = 0; i < size; i++)
         FUZZ_ASSERT(tdrv_docker_demux_feed(&b, (const char *)data + i, 1) == 0, "demux");
     for (int i = 1; i < 3; i++)
-        FUZZ_ASSERT(whole.b[i].len == bytes.b[i].len &&
-                        (!whole.b[i].len || !memcmp(whole.b[i].data, bytes.b[i].data,
-                                                    whole.b[i].len)),
-                    "stream %d differs when fed a byte at a time", i);
+        FUZZ_ASSERT(
+            whole.b[i].len == bytes.b[i].len &&
+                (!whole.b[i].len || !memcmp(whole.b[i].data, bytes.b[i].data, whole.b[i].len)),
+            "stream %d differs when fed a byte at a time", i);
     FUZZ_ASSERT(whole.b[1].len + whole.b[2].len <= size, "more bytes out than in");
     for (int i = 0; i < 3; i++) {
         tdrv_buf_release(&whole.b[i]);

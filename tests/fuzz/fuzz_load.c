@@ -89,21 +89,21 @@ static void expand(struct tdrv_buf *out, const char *s, size_t n, const struct e
             const char *p = s + i;
             size_t left = n - i;
 
-            if (left > 6 && !strncmp(p, "@sha(#", 6) &&
-                sscanf(p + 6, "%lu)%n", &k, &used) == 1 && used && k < ne) {
+            if (left > 6 && !strncmp(p, "@sha(#", 6) && sscanf(p + 6, "%lu)%n", &k, &used) == 1 &&
+                used && k < ne) {
                 put(out, e[k].hex, 64);
                 i += 6 + (size_t)used;
                 continue;
             }
-            if (left > 7 && !strncmp(p, "@size(#", 7) &&
-                sscanf(p + 7, "%lu)%n", &k, &used) == 1 && used && k < ne) {
+            if (left > 7 && !strncmp(p, "@size(#", 7) && sscanf(p + 7, "%lu)%n", &k, &used) == 1 &&
+                used && k < ne) {
                 snprintf(num, sizeof(num), "%zu", e[k].data.len);
                 put(out, num, strlen(num));
                 i += 7 + (size_t)used;
                 continue;
             }
-            if (left > 7 && !strncmp(p, "@zeros(", 7) &&
-                sscanf(p + 7, "%lu)%n", &k, &used) == 1 && used && k <= 8192) {
+            if (left > 7 && !strncmp(p, "@zeros(", 7) && sscanf(p + 7, "%lu)%n", &k, &used) == 1 &&
+                used && k <= 8192) {
                 static const char zeros[8192];
 
                 put(out, zeros, k);
@@ -121,8 +121,7 @@ static void expand(struct tdrv_buf *out, const char *s, size_t n, const struct e
     }
 }
 
-static char *expand_str(const char *s, size_t n, const struct entry *e, size_t ne,
-                        const char *self)
+static char *expand_str(const char *s, size_t n, const struct entry *e, size_t ne, const char *self)
 {
     struct tdrv_buf b;
 
@@ -226,7 +225,8 @@ static void add_entry(struct tdrv_buf *t, const struct entry *e)
 
 static void check_loaded(struct tdrv_store *s, const cJSON *info)
 {
-    const char *md = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "manifest_digest"));
+    const char *md =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "manifest_digest"));
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(info, "layers");
     const cJSON *l;
     cleanup_json cJSON *again = NULL;
@@ -237,12 +237,10 @@ static void check_loaded(struct tdrv_store *s, const cJSON *info)
     FUZZ_ASSERT(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "config_digest")),
                 "config digest");
     FUZZ_ASSERT(cJSON_IsArray(layers), "layers");
-    FUZZ_ASSERT(tdrv_store_lookup(s, md, &again, &err) == 0, "loaded %s, lookup: %s", md,
-                err.msg);
+    FUZZ_ASSERT(tdrv_store_lookup(s, md, &again, &err) == 0, "loaded %s, lookup: %s", md, err.msg);
     cJSON_ArrayForEach(l, layers)
     {
-        const char *chain =
-            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, "chain_id"));
+        const char *chain = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, "chain_id"));
 
         FUZZ_ASSERT(chain && tdrv_store_layer_has(s, chain), "layer %s not unpacked",
                     chain ? chain : "(null)");

@@ -27,9 +27,8 @@
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 
-static const char *const wants[] = {"linux/amd64", "linux/amd64/v3", "linux/arm64",
-                                    "linux/arm/v7", "linux/arm/v5",  "windows/amd64",
-                                    "linux/386",   "linux/s390x"};
+static const char *const wants[] = {"linux/amd64",  "linux/amd64/v3", "linux/arm64", "linux/arm/v7",
+                                    "linux/arm/v5", "windows/amd64",  "linux/386",   "linux/s390x"};
 
 static int parse(struct tdrv_manifest *m, const char *ctype, const char *body, size_t len,
                  const char *hdr, const char *want, int64_t want_size, struct tdrv_err *err)
@@ -63,8 +62,8 @@ static void platform_round_trip(const char *s)
         return;
     }
     tdrv_platform_str(&p, buf, sizeof(buf));
-    FUZZ_ASSERT(tdrv_platform_parse(buf, &back, &err) == 0, "platform '%s' -> '%s' refused: %s",
-                s, buf, err.msg);
+    FUZZ_ASSERT(tdrv_platform_parse(buf, &back, &err) == 0, "platform '%s' -> '%s' refused: %s", s,
+                buf, err.msg);
     FUZZ_ASSERT(!strcmp(p.os, back.os) && !strcmp(p.arch, back.arch) &&
                     !strcmp(p.variant, back.variant),
                 "platform '%s' -> '%s' -> %s/%s/%s", s, buf, back.os, back.arch, back.variant);
@@ -88,12 +87,12 @@ static void index_checks(const struct tdrv_manifest *m)
         for (int strict = 0; strict < 2; strict++) {
             struct tdrv_err e = {0};
 
-            rc[strict] = tdrv_manifest_pick(m, "fuzz", &want, strict, &digest[strict],
-                                            &size[strict], &e);
+            rc[strict] =
+                tdrv_manifest_pick(m, "fuzz", &want, strict, &digest[strict], &size[strict], &e);
             if (rc[strict] == 0) {
                 FUZZ_ASSERT(e.code == 0, "pick %s: error set on success", wants[i]);
-                FUZZ_ASSERT(digest[strict] && tdrv_digest_valid(digest[strict]),
-                            "pick %s: digest", wants[i]);
+                FUZZ_ASSERT(digest[strict] && tdrv_digest_valid(digest[strict]), "pick %s: digest",
+                            wants[i]);
                 FUZZ_ASSERT(size[strict] >= 0, "pick %s: size %lld", wants[i],
                             (long long)size[strict]);
             } else {
@@ -173,8 +172,7 @@ static void image_checks(const struct tdrv_manifest *m)
         if (i == 0) {
             snprintf(chain, sizeof(chain), "%s", descs[0].diff_id);
         } else {
-            cleanup_free char *s =
-                tdrv_xasprintf("%s %s", descs[i - 1].chain_id, descs[i].diff_id);
+            cleanup_free char *s = tdrv_xasprintf("%s %s", descs[i - 1].chain_id, descs[i].diff_id);
 
             tdrv_digest_buf(TDRV_SHA256, s, strlen(s), chain);
         }
