@@ -316,7 +316,9 @@ int tdrv_tar_next(struct tdrv_tar *t, struct tdrv_tar_entry *e, struct tdrv_err 
         e->link = la.archive_entry_hardlink(ae);
     else if (e->type == TDRV_TAR_SYMLINK)
         e->link = la.archive_entry_symlink(ae);
-    if ((e->type == TDRV_TAR_HARDLINK || e->type == TDRV_TAR_SYMLINK) && !e->link)
+    /* an empty target too: symlink("") fails with ENOENT, which read as an OS error (71; found
+     * by fuzz_load) */
+    if ((e->type == TDRV_TAR_HARDLINK || e->type == TDRV_TAR_SYMLINK) && (!e->link || !*e->link))
         return tdrv_err_setw(err, TDRV_E_DATA, "invalid_layer", 0,
                              "malformed layer: link '%s' without a usable target", e->path);
     e->mode = la.archive_entry_perm(ae) & 07777;

@@ -142,11 +142,10 @@ int tdrv_auth_challenge_parse(const char *hdr, struct tdrv_challenge *out, struc
         if (*p == '=')
             return tdrv_err_set(err, TDRV_E_PROTOCOL, 0,
                                 "malformed WWW-Authenticate header: parameter before a scheme");
-        /* A new challenge starts: close the previous one. */
-        if (have_cur && !strcmp(cur.scheme, "bearer")) {
-            *out = cur;
-            return 0;
-        }
+        /* A new challenge starts: close the previous one (a Bearer one is the answer, checked
+         * below like a last one). */
+        if (have_cur && !strcmp(cur.scheme, "bearer"))
+            break;
         if (have_cur && !strcmp(cur.scheme, "basic") && !have_basic) {
             basic = cur;
             have_basic = 1;
@@ -375,10 +374,7 @@ int tdrv_auth_helper_get(const char *helper, const char *server, struct tdrv_cre
     int rc;
     cleanup_buf struct tdrv_buf b = {0};
     struct tdrv_err rerr = {0};
-    cleanup_json cJSON *doc = NULL;
     const char *strip = "docker-credential-";
-    const cJSON *u;
-    const cJSON *s;
     char *argv[3];
     void (*old)(int);
 
@@ -429,13 +425,25 @@ int tdrv_auth_helper_get(const char *helper, const char *server, struct tdrv_cre
         return tdrv_err_setw(err, TDRV_E_NOPERM, "auth_failed", 0,
                              "credential helper '%s' failed for '%s'", prog, server);
     }
-    if (tdrv_json_parse(b.data ? b.data : "", b.len, &doc, &rerr) < 0 || !cJSON_IsObject(doc)) {
-        if (b.data)
-            explicit_bzero(b.data, b.len);
+    return tdrv_auth_helper_answer(prog, b.data, b.len, out, err);
+}
+
+int tdrv_auth_helper_answer(const char *prog, char *data, size_t len, struct tdrv_cred *out,
+                            struct tdrv_err *err)
+{
+    struct tdrv_err rerr = {0};
+    cleanup_json cJSON *doc = NULL;
+    const cJSON *u;
+    const cJSON *s;
+
+    if (tdrv_json_parse(data ? data : "", len, &doc, &rerr) < 0 || !cJSON_IsObject(doc)) {
+        if (data)
+            explicit_bzero(data, len);
         return tdrv_err_setw(err, TDRV_E_NOPERM, "auth_failed", 0,
                              "credential helper '%s' wrote malformed JSON", prog);
     }
-    explicit_bzero(b.data, b.len);
+    if (data)
+        explicit_bzero(data, len);
     u = cJSON_GetObjectItemCaseSensitive(doc, "Username");
     s = cJSON_GetObjectItemCaseSensitive(doc, "Secret");
     if ((u && !cJSON_IsString(u)) || (s && !cJSON_IsString(s)))

@@ -62,6 +62,15 @@ int tdrv_auth_from_config(const cJSON *cfg, const char *host, struct tdrv_cred *
 int tdrv_auth_helper_get(const char *helper, const char *server, struct tdrv_cred *out,
                          struct tdrv_err *err);
 
+/*
+ * A helper's answer to get (data[len] must be NUL; data is wiped): {"Username", "Secret"},
+ * Username "<token>" making Secret an identity token. Returns 1 with *out, 0 when the
+ * credentials are empty, -1 (77 auth_failed) when it is not such a JSON object. prog names
+ * the helper in messages and in out->source.
+ */
+int tdrv_auth_helper_answer(const char *prog, char *data, size_t len, struct tdrv_cred *out,
+                            struct tdrv_err *err);
+
 /* The credential chain of the docker driver: task auth block, then config file, then helper. */
 struct tdrv_auth_opts {
     const cJSON *task_auth;  /* {username,password,email,server_address} or NULL */

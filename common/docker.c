@@ -205,21 +205,31 @@ int tdrv_docker_get_json(const struct tdrv_docker *d, const char *path, cJSON **
     return 0;
 }
 
+int tdrv_docker_api_version(const cJSON *version, char *out, size_t len, struct tdrv_err *err)
+{
+    const char *api = NULL;
+
+    if (tdrv_json_str(version, "ApiVersion", TDRV_OPTIONAL, &api, err) < 0) {
+        err->code = TDRV_E_PROTOCOL;
+        return tdrv_err_wrap(err, "docker engine /version");
+    }
+    /* It becomes a path segment ("/v1.41/info"): only digits and dots that fit are taken. */
+    if (!api || !*api || strspn(api, "0123456789.") != strlen(api) || strlen(api) >= len ||
+        tdrv_docker_api_cmp(api, TDRV_DOCKER_API_MAX) > 0)
+        api = TDRV_DOCKER_API_MAX;
+    snprintf(out, len, "%s", api);
+    return 0;
+}
+
 int tdrv_docker_negotiate(struct tdrv_docker *d, cJSON **version_out, struct tdrv_err *err)
 {
     cleanup_json cJSON *v = NULL;
-    const char *api = NULL;
 
     d->api_version[0] = '\0';
     if (tdrv_docker_get_json(d, "/version", &v, err) < 0)
         return -1;
-    if (tdrv_json_str(v, "ApiVersion", TDRV_OPTIONAL, &api, err) < 0) {
-        err->code = TDRV_E_PROTOCOL;
-        return tdrv_err_wrap(err, "docker engine /version");
-    }
-    if (!api || !*api || tdrv_docker_api_cmp(api, TDRV_DOCKER_API_MAX) > 0)
-        api = TDRV_DOCKER_API_MAX;
-    snprintf(d->api_version, sizeof(d->api_version), "%s", api);
+    if (tdrv_docker_api_version(v, d->api_version, sizeof(d->api_version), err) < 0)
+        return -1;
     tdrv_debug("docker engine at '%s': API version %s", d->host, d->api_version);
     if (version_out)
         *version_out = steal_ptr(&v);

@@ -46,6 +46,13 @@ int tdrv_docker_setup(struct tdrv_docker *d, const char *endpoint, const char *c
 int tdrv_docker_negotiate(struct tdrv_docker *d, cJSON **version_out, struct tdrv_err *err);
 
 /*
+ * The API version to use from the Engine's /version answer: its ApiVersion when it is digits
+ * and dots, fits in out and is not newer than TDRV_DOCKER_API_MAX, else (or when absent)
+ * TDRV_DOCKER_API_MAX, into out. 76 when ApiVersion is not a string.
+ */
+int tdrv_docker_api_version(const cJSON *version, char *out, size_t len, struct tdrv_err *err);
+
+/*
  * One request to `path` ("/info", "/containers/json?all=1"); it is prefixed with
  * "/v<api_version>" once negotiated. The HTTP status is left to the caller.
  */

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -995,27 +996,42 @@ static int container_wait(const struct tdrv_docker *d, const char *id, long time
 {
     cleanup_free char *path = tdrv_xasprintf("/containers/%s/wait?condition=not-running", id);
     cleanup_json cJSON *ans = NULL;
-    double c = 0;
 
     if (engine_json(d, "POST", path, NULL, timeout_ms ? timeout_ms : -1, NULL, NULL, &ans, err) < 0)
         return -1;
-    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(ans, "StatusCode")))
-        c = cJSON_GetObjectItemCaseSensitive(ans, "StatusCode")->valuedouble;
-    *code = (int64_t)c;
+    *code = tdrv_docker_wait_code(ans);
     return 0;
 }
 
-/* The result of DESIGN §1 from the container's state. */
-static cJSON *result_from(const cJSON *info, int64_t wait_code)
+/*
+ * A JSON number as an integer (its fraction dropped) when it lies in [lo, hi], else def: the
+ * Engine's answers and handle documents are not trusted to fit (a cast of 1e300 is undefined).
+ */
+static int64_t int_in(const cJSON *v, int64_t lo, int64_t hi, int64_t def)
+{
+    double d;
+
+    if (!cJSON_IsNumber(v))
+        return def;
+    d = v->valuedouble;
+    if (!(d >= (double)lo && d < 0x1p63 && d <= (double)hi))
+        return def;
+    return (int64_t)d;
+}
+
+int64_t tdrv_docker_wait_code(const cJSON *ans)
+{
+    return int_in(cJSON_GetObjectItemCaseSensitive(ans, "StatusCode"), INT64_MIN, INT64_MAX, 0);
+}
+
+cJSON *tdrv_docker_result(const cJSON *info, int64_t wait_code)
 {
     cJSON *r = tdrv_json_xobj();
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(info, "State");
     const cJSON *v;
-    int64_t code = wait_code;
+    int64_t code =
+        int_in(cJSON_GetObjectItemCaseSensitive(st, "ExitCode"), INT64_MIN, INT64_MAX, wait_code);
 
-    v = cJSON_GetObjectItemCaseSensitive(st, "ExitCode");
-    if (cJSON_IsNumber(v))
-        code = (int64_t)v->valuedouble;
     tdrv_json_add_num(r, "exit_code", (double)code);
     /* the Engine reports a death by signal N as 128+N, as a shell does */
     tdrv_json_add_num(r, "signal", code > 128 && code < 128 + 65 ? (double)(code - 128) : 0);
@@ -1036,12 +1052,11 @@ static cJSON *result_from(const cJSON *info, int64_t wait_code)
     return r;
 }
 
-static int status_of(const cJSON *result)
+int tdrv_docker_result_status(const cJSON *result)
 {
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(result, "exit_code");
-    int v = cJSON_IsNumber(c) ? (int)c->valuedouble : 125;
 
-    return v < 0 || v > 255 ? 125 : v;
+    return (int)int_in(c, 0, 255, 125);
 }
 
 /*
@@ -1098,7 +1113,7 @@ static int supervise(const struct tdrv_docker *d, const struct tdrv_config *cfg,
 
         if (container_lookup(d, id, &info, &e2) != 1)
             tdrv_warn("unable to inspect container '%s': %s", id, e2.msg);
-        *result = result_from(info, code);
+        *result = tdrv_docker_result(info, code);
         tdrv_json_set(state, "result", tdrv_json_xdup(*result));
         tdrv_json_set(state, "state", tdrv_json_xstr("exited"));
         if (write_state(p->state, state, &e2) < 0)
@@ -1317,7 +1332,7 @@ int tdrv_docker_run(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **re
     if (supervise(&d, o->cfg, &p, id, state, !o->quiet, &spec, 1, &result, &last_nl, err) < 0)
         return -1;
     tdrv_json_set(doc, "result", result);
-    *status = status_of(result);
+    *status = tdrv_docker_result_status(result);
     if (o->result_fd >= 0) {
         /* the document to the caller's fd; stdout stays the task's alone */
         FILE *f = fdopen(o->result_fd, "w");
@@ -1410,7 +1425,7 @@ static int await_result(const struct target *t, cJSON **result, struct tdrv_err 
         cJSON_Delete(info);
         info = NULL;
         container_lookup(&t->d, t->id, &info, err);
-        *result = result_from(info, code);
+        *result = tdrv_docker_result(info, code);
         return 0;
     }
     *result = tdrv_json_xdup(r);
@@ -1427,7 +1442,7 @@ int tdrv_docker_wait(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
     if (target_open(doc, o->cfg, &t, err) < 0 || await_result(&t, &result, err) < 0)
         return -1;
     tdrv_json_set(doc, "result", result);
-    *status = status_of(result);
+    *status = tdrv_docker_result_status(result);
     *res = doc; /* the caller's own document, as tdrv_run() answers */
     return 0;
 }
@@ -1448,7 +1463,7 @@ int tdrv_docker_stop(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
     h = cJSON_GetObjectItemCaseSensitive(doc, "handle");
     ks = cJSON_GetObjectItemCaseSensitive(h, "kill_signal");
     kt = cJSON_GetObjectItemCaseSensitive(h, "kill_timeout_ms");
-    timeout_ms = cJSON_IsNumber(kt) ? (long)kt->valuedouble : 5000;
+    timeout_ms = (long)int_in(kt, LONG_MIN, LONG_MAX, 5000);
     if (!h) {
         /* a task document: its own kill_signal / kill_timeout */
         cleanup_docker_spec struct tdrv_docker_spec spec;
@@ -1469,7 +1484,7 @@ int tdrv_docker_stop(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
     if (await_result(&t, &result, err) < 0)
         return -1;
     tdrv_json_set(doc, "result", result);
-    *status = status_of(result);
+    *status = tdrv_docker_result_status(result);
     *res = doc; /* the caller's own document, as tdrv_run() answers */
     return 0;
 }
@@ -1537,7 +1552,7 @@ int tdrv_docker_inspect(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON 
     v = cJSON_GetObjectItemCaseSensitive(st, "Pid");
     tdrv_json_add_num(out, "pid", cJSON_IsNumber(v) ? v->valuedouble : 0);
     {
-        cJSON *r = result_from(info, 0);
+        cJSON *r = tdrv_docker_result(info, 0);
 
         for (cJSON *c = r->child; c; c = c->next)
             tdrv_json_set(out, c->string, tdrv_json_xdup(c));
@@ -1722,7 +1737,7 @@ int tdrv_docker_exec(cJSON *doc, const struct tdrv_docker_run_opts *o, cJSON **r
     if (tdrv_docker_get_json(&t.d, ipath, &info, err) < 0)
         return -1;
     code = cJSON_GetObjectItemCaseSensitive(info, "ExitCode");
-    *status = cJSON_IsNumber(code) ? (int)code->valuedouble : 126;
+    *status = (int)int_in(code, INT_MIN, INT_MAX, 126);
     *res = tdrv_json_xobj();
     tdrv_json_add_num(*res, "exit_code", *status);
     return 0;

@@ -72,6 +72,18 @@ int tdrv_docker_dispatch(const struct tdrv_run_req *rq, const struct tdrv_config
                          cJSON **out, int *status, struct tdrv_err *err);
 
 /*
+ * Reading the Engine's answers (exposed for tests). tdrv_docker_wait_code: the StatusCode of
+ * a POST /containers/<id>/wait answer (0 when absent). tdrv_docker_result: the task's result
+ * (DESIGN §1: exit_code, signal, oom_killed, started_at, finished_at, error, container_id)
+ * from a container inspect answer, wait_code standing for a missing State.ExitCode.
+ * tdrv_docker_result_status: tdrv-run's exit status for a result (its exit_code when in
+ * 0-255, else 125).
+ */
+int64_t tdrv_docker_wait_code(const cJSON *ans);
+cJSON *tdrv_docker_result(const cJSON *info, int64_t wait_code);
+int tdrv_docker_result_status(const cJSON *result);
+
+/*
  * Split a multiplexed (non-TTY) Engine stream into stdout/stderr. Feed it bytes as they
  * come; it calls out(stream 1|2, data, n, arg) per frame piece. Exposed for tests.
  */

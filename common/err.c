@@ -38,21 +38,32 @@ void tdrv_err_clear(struct tdrv_err *e)
 
 static void set_word(struct tdrv_err *e, const char *word)
 {
-    snprintf(e->word, sizeof(e->word), "%s", word ? word : tdrv_exit_word(e->code));
+    char w[sizeof(e->word)];
+
+    snprintf(w, sizeof(w), "%s", word ? word : tdrv_exit_word(e->code));
+    memcpy(e->word, w, sizeof(w));
 }
 
+/*
+ * Callers re-word an error with its own text ("manifest.json: %s", err->msg): format into a
+ * buffer of our own first, as printing a string into itself is undefined (glibc repeats the
+ * prefix: "manifest.json: manifest.json: s[1]: ...", found by fuzz_load).
+ */
 int tdrv_err_setv(struct tdrv_err *e, int code, const char *word, int sys_errno, const char *fmt,
                   va_list ap)
 {
+    char msg[sizeof(e->msg)];
+
     e->code = code;
     e->sys_errno = sys_errno;
     set_word(e, word);
-    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     if (sys_errno) {
-        size_t n = strlen(e->msg);
+        size_t n = strlen(msg);
 
-        snprintf(e->msg + n, sizeof(e->msg) - n, ": %s", strerror(sys_errno));
+        snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(sys_errno));
     }
+    memcpy(e->msg, msg, sizeof(msg));
     return -1;
 }
 

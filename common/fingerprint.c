@@ -510,6 +510,18 @@ static void probe_docker(struct probe *p)
     p->driver = driver_status(1, 1, "Healthy");
 }
 
+int tdrv_fp_rkt_versions(const char *out, char **rkt, char **appc)
+{
+    cleanup_free char *v = regex_group1("rkt [vV]ersion:? ([0-9][.0-9]*)", out);
+    cleanup_free char *a = regex_group1("appc [vV]ersion:? ([0-9][.0-9]*)", out);
+
+    if (!v || !a)
+        return -1;
+    *rkt = steal_ptr(&v);
+    *appc = steal_ptr(&a);
+    return 0;
+}
+
 static void probe_rkt(struct probe *p)
 {
     static const char *const argv[] = {"rkt", "version", NULL};
@@ -538,9 +550,7 @@ static void probe_rkt(struct probe *p)
         p->driver = driver_status(0, 0, desc);
         return;
     }
-    ver = regex_group1("rkt [vV]ersion:? ([0-9][.0-9]*)", out);
-    appc = regex_group1("appc [vV]ersion:? ([0-9][.0-9]*)", out);
-    if (!ver || !appc) {
+    if (tdrv_fp_rkt_versions(out, &ver, &appc) < 0) {
         p->driver = driver_status(0, 0, "Unable to parse rkt version string");
         return;
     }

@@ -62,6 +62,12 @@ int tdrv_version_cmp(const char *a, const char *b, int *cmp);
 int tdrv_version_check(const char *version, const char *constraints, struct tdrv_err *err);
 
 /*
+ * The versions in `rkt version` output ("rkt Version: 1.30.0", "appc Version: 0.8.11"):
+ * 0 with *rkt and *appc (the caller frees them), -1 when either line is missing.
+ */
+int tdrv_fp_rkt_versions(const char *out, char **rkt, char **appc);
+
+/*
  * --watch: print a fingerprint now and again, as JSON Lines on out, whenever an attribute
  * or a health changes, checking every period_ms, until SIGINT/SIGTERM (then 0).
  */

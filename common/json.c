@@ -215,7 +215,8 @@ int tdrv_json_i64(const cJSON *obj, const char *path, int flags, int64_t min, in
     d = v->valuedouble;
     if (!isfinite(d) || d != floor(d))
         return wrong_type(path, "integer", err);
-    if (d < (double)min || d > (double)max)
+    /* (double)INT64_MAX rounds up to 2^63, which no int64_t holds */
+    if (d < (double)min || d > (double)max || d >= 0x1p63)
         return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0,
                              "request.%s: %.0f is out of range [%lld, %lld]", path, d,
                              (long long)min, (long long)max);

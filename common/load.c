@@ -169,10 +169,19 @@ static int ingest_entry(struct loader *l, struct tdrv_tar *t, const struct tdrv_
             return -1;
         if (!strcmp(name, "rootfs"))
             return 0;
+        /* An entry of no known type (a hard link to nothing reads so) made the tar writer
+         * fail, reported as an I/O error (74; found by fuzz_load); unpack refuses them too. */
+        if (e->type == TDRV_TAR_OTHER)
+            return tdrv_err_setw(err, TDRV_E_DATA, "invalid_archive", 0,
+                                 "ACI entry '%s' has an unsupported type", name);
         if (e->type == TDRV_TAR_HARDLINK) {
             cleanup_free char *lc = tdrv_path_clean(e->link);
 
-            link = tdrv_xstrdup(strncmp(lc, "rootfs/", 7) ? lc : lc + 7);
+            /* the layer holds rootfs/ only: a link elsewhere would dangle in it */
+            if (strncmp(lc, "rootfs/", 7) || !lc[7])
+                return tdrv_err_setw(err, TDRV_E_DATA, "invalid_archive", 0,
+                                     "ACI entry '%s' is a hard link outside rootfs/", name);
+            link = tdrv_xstrdup(lc + 7);
         }
         return tdrv_tar_writer_copy(l->aci_tar, t, name + 7, link, err);
     }
@@ -511,8 +520,8 @@ static int load_aci(struct loader *l, const struct afile *mf, struct tdrv_err *e
     const cJSON *lab;
     const cJSON *deps = NULL;
     cJSON *c = tdrv_json_xobj();
-    cJSON *rootfs = tdrv_json_xobj();
-    cJSON *diffs = tdrv_json_xarr();
+    cJSON *rootfs;
+    cJSON *diffs;
     struct afile layer = {0};
     const struct afile *lp = &layer;
     size_t len = 0;
@@ -597,6 +606,9 @@ static int load_aci(struct loader *l, const struct afile *mf, struct tdrv_err *e
         if (tdrv_blob_commit_digest(w, layer.digest, err) < 0)
             return -1;
     }
+    /* made here, not at the top: a refusal above would leak them (found by fuzz_load) */
+    diffs = tdrv_json_xarr();
+    rootfs = tdrv_json_xobj();
     tdrv_json_append(diffs, tdrv_json_xstr(layer.digest));
     tdrv_json_add_str(rootfs, "type", "layers");
     tdrv_json_add(rootfs, "diff_ids", diffs);

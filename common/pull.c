@@ -132,6 +132,63 @@ static int store_matches(struct tdrv_store *st, const cJSON *info, const char *r
     return cJSON_IsString(d) && !strcmp(d->valuestring, md->valuestring);
 }
 
+int tdrv_pull_manifest_config(const struct tdrv_manifest *man, const char **digest, uint64_t *size,
+                              struct tdrv_err *err)
+{
+    const cJSON *cdesc = cJSON_GetObjectItemCaseSensitive(man->json, "config");
+    const cJSON *cdg = cJSON_GetObjectItemCaseSensitive(cdesc, "digest");
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(man->json, "layers");
+    int64_t csz = -1;
+
+    if (!cJSON_IsString(cdg) || !tdrv_digest_valid(cdg->valuestring) ||
+        tdrv_desc_size(cdesc, &csz) < 0 || csz > MAX_CONFIG_BLOB || !cJSON_IsArray(layers))
+        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "protocol_error", 0,
+                             "manifest %s: malformed config or layers", man->digest);
+    *digest = cdg->valuestring;
+    *size = (uint64_t)csz;
+    return 0;
+}
+
+int tdrv_pull_manifest_layers(const struct tdrv_manifest *man, const cJSON *config,
+                              struct tdrv_layer_desc **descs, size_t *count, struct tdrv_err *err)
+{
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(man->json, "layers");
+    const cJSON *diffs = tdrv_json_at(config, "rootfs.diff_ids");
+    cleanup_free struct tdrv_layer_desc *d = NULL;
+    size_t n = (size_t)cJSON_GetArraySize(layers);
+
+    if (!cJSON_IsArray(layers))
+        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "protocol_error", 0,
+                             "manifest %s: malformed config or layers", man->digest);
+    if (!cJSON_IsArray(diffs) || (size_t)cJSON_GetArraySize(diffs) != n) {
+        const char *cdg = cJSON_GetStringValue(tdrv_json_at(man->json, "config.digest"));
+
+        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "protocol_error", 0,
+                             "image config %s: rootfs.diff_ids does not match the %zu layers",
+                             cdg ? cdg : "", n);
+    }
+    d = tdrv_xcalloc(n ? n : 1, sizeof(*d));
+    for (size_t i = 0; i < n; i++) {
+        const cJSON *l = cJSON_GetArrayItem(layers, (int)i);
+        const cJSON *dg = cJSON_GetObjectItemCaseSensitive(l, "digest");
+        const cJSON *df = cJSON_GetArrayItem(diffs, (int)i);
+
+        if (!cJSON_IsString(dg) || !tdrv_digest_valid(dg->valuestring) ||
+            tdrv_desc_size(l, &d[i].size) < 0 || !cJSON_IsString(df) ||
+            !tdrv_digest_valid(df->valuestring))
+            return tdrv_err_setw(err, TDRV_E_PROTOCOL, "protocol_error", 0,
+                                 "manifest %s: layer %zu has no valid digest, size or diff_id",
+                                 man->digest, i);
+        snprintf(d[i].digest, sizeof(d[i].digest), "%s", dg->valuestring);
+        snprintf(d[i].diff_id, sizeof(d[i].diff_id), "%s", df->valuestring);
+    }
+    if (tdrv_chain_ids(d, n, err) < 0)
+        return -1;
+    *descs = steal_ptr(&d);
+    *count = n;
+    return 0;
+}
+
 static int fetch_image(struct tdrv_registry *reg, struct tdrv_store *st, const char *refstr,
                        const char *reference, const struct tdrv_platform *want, cJSON **info,
                        char *index_digest, size_t idlen, struct tdrv_err *err)
@@ -140,14 +197,13 @@ static int fetch_image(struct tdrv_registry *reg, struct tdrv_store *st, const c
     cleanup_manifest struct tdrv_manifest man = {0};
     cleanup_buf struct tdrv_buf cfgb = {0};
     cleanup_json cJSON *cfg = NULL;
-    const cJSON *cdesc;
-    const cJSON *cdg;
-    const cJSON *csz;
+    cleanup_free struct tdrv_layer_desc *descs = NULL;
+    const char *cdg = NULL;
+    uint64_t csz = 0;
     const cJSON *layers;
-    const cJSON *diffs;
     struct layer_job *lj = NULL;
     struct tdrv_blob_job *jobs = NULL;
-    size_t n;
+    size_t n = 0;
     size_t nj = 0;
     int rc = -1;
 
@@ -158,68 +214,30 @@ static int fetch_image(struct tdrv_registry *reg, struct tdrv_store *st, const c
         if (tdrv_store_blob_put(st, index.digest, index.body.data, index.body.len, NULL, err) < 0)
             return -1;
     }
-    cdesc = cJSON_GetObjectItemCaseSensitive(man.json, "config");
-    cdg = cJSON_GetObjectItemCaseSensitive(cdesc, "digest");
-    csz = cJSON_GetObjectItemCaseSensitive(cdesc, "size");
+    if (tdrv_pull_manifest_config(&man, &cdg, &csz, err) < 0)
+        return -1;
     layers = cJSON_GetObjectItemCaseSensitive(man.json, "layers");
-    if (!cJSON_IsString(cdg) || !tdrv_digest_valid(cdg->valuestring) || !cJSON_IsNumber(csz) ||
-        csz->valuedouble < 0 || csz->valuedouble > MAX_CONFIG_BLOB || !cJSON_IsArray(layers))
-        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "protocol_error", 0,
-                             "manifest %s: malformed config or layers", man.digest);
     /* the config: small, in memory, verified, then stored */
-    if (!tdrv_store_blob_has(st, cdg->valuestring)) {
+    if (!tdrv_store_blob_has(st, cdg)) {
         tdrv_buf_init(&cfgb, MAX_CONFIG_BLOB);
-        if (tdrv_registry_blob_get(reg, cdg->valuestring, (uint64_t)csz->valuedouble, &cfgb, err) <
-                0 ||
-            tdrv_store_blob_put(st, cdg->valuestring, cfgb.data ? cfgb.data : "", cfgb.len, NULL,
-                                err) < 0)
+        if (tdrv_registry_blob_get(reg, cdg, csz, &cfgb, err) < 0 ||
+            tdrv_store_blob_put(st, cdg, cfgb.data ? cfgb.data : "", cfgb.len, NULL, err) < 0)
             return -1;
         if (tdrv_json_parse(cfgb.data ? cfgb.data : "", cfgb.len, &cfg, err) < 0)
-            return tdrv_err_wrap(err, "image config %s", cdg->valuestring);
+            return tdrv_err_wrap(err, "image config %s", cdg);
     } else {
         cleanup_free char *data = NULL;
         size_t len = 0;
-        if (tdrv_store_blob_read(st, cdg->valuestring, MAX_CONFIG_BLOB, &data, &len, err) < 0 ||
+        if (tdrv_store_blob_read(st, cdg, MAX_CONFIG_BLOB, &data, &len, err) < 0 ||
             tdrv_json_parse(data, len, &cfg, err) < 0)
-            return tdrv_err_wrap(err, "image config %s", cdg->valuestring);
+            return tdrv_err_wrap(err, "image config %s", cdg);
     }
-    diffs = tdrv_json_at(cfg, "rootfs.diff_ids");
-    n = (size_t)cJSON_GetArraySize(layers);
-    if (!cJSON_IsArray(diffs) || (size_t)cJSON_GetArraySize(diffs) != n)
-        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "protocol_error", 0,
-                             "image config %s: rootfs.diff_ids does not match the %zu layers",
-                             cdg->valuestring, n);
+    if (tdrv_pull_manifest_layers(&man, cfg, &descs, &n, err) < 0)
+        return -1;
     lj = tdrv_xcalloc(n ? n : 1, sizeof(*lj));
     jobs = tdrv_xcalloc(n ? n : 1, sizeof(*jobs));
-    for (size_t i = 0; i < n; i++) {
-        const cJSON *l = cJSON_GetArrayItem(layers, (int)i);
-        const cJSON *dg = cJSON_GetObjectItemCaseSensitive(l, "digest");
-        const cJSON *sz = cJSON_GetObjectItemCaseSensitive(l, "size");
-        const cJSON *df = cJSON_GetArrayItem(diffs, (int)i);
-        if (!cJSON_IsString(dg) || !tdrv_digest_valid(dg->valuestring) || !cJSON_IsNumber(sz) ||
-            sz->valuedouble < 0 || !cJSON_IsString(df) || !tdrv_digest_valid(df->valuestring)) {
-            tdrv_err_setw(err, TDRV_E_PROTOCOL, "protocol_error", 0,
-                          "manifest %s: layer %zu has no valid digest, size or diff_id", man.digest,
-                          i);
-            goto out;
-        }
-        snprintf(lj[i].desc.digest, sizeof(lj[i].desc.digest), "%s", dg->valuestring);
-        snprintf(lj[i].desc.diff_id, sizeof(lj[i].desc.diff_id), "%s", df->valuestring);
-        lj[i].desc.size = (int64_t)sz->valuedouble;
-    }
-    {
-        /* tdrv_chain_ids takes a contiguous array of descriptors */
-        struct tdrv_layer_desc *d = tdrv_xcalloc(n ? n : 1, sizeof(*d));
-        for (size_t i = 0; i < n; i++)
-            d[i] = lj[i].desc;
-        rc = tdrv_chain_ids(d, n, err);
-        for (size_t i = 0; i < n; i++)
-            lj[i].desc = d[i];
-        free(d);
-        if (rc < 0)
-            goto out;
-        rc = -1;
-    }
+    for (size_t i = 0; i < n; i++)
+        lj[i].desc = descs[i];
     for (size_t i = 0; i < n; i++) {
         const cJSON *l = cJSON_GetArrayItem(layers, (int)i);
         int dup = 0;

@@ -5,6 +5,7 @@
 
 #include "err.h"
 #include "registry.h"
+#include "store.h"
 
 enum tdrv_pull_policy {
     TDRV_POLICY_DEFAULT = 0, /* the driver's: docker re-checks "latest", else "new" */
@@ -32,6 +33,21 @@ struct tdrv_pull_opts {
     const char *load;         /* --load: an archive or OCI layout (else config.load) */
     const char *rootfs;       /* --rootfs: also write the flattened rootfs there */
 };
+
+/*
+ * The config descriptor of an image manifest (parsed by tdrv_manifest_parse): *digest (owned by
+ * man) and *size, at most 8 MiB; the manifest must have a layers array. 76 protocol_error.
+ */
+int tdrv_pull_manifest_config(const struct tdrv_manifest *man, const char **digest, uint64_t *size,
+                              struct tdrv_err *err);
+
+/*
+ * The layers of an image manifest, each with the DiffID its image config (rootfs.diff_ids)
+ * gives and its chain id: *descs (the caller frees it) holds *count of them. 76 protocol_error
+ * when a layer has no valid digest and size or the diff_ids do not match the layers.
+ */
+int tdrv_pull_manifest_layers(const struct tdrv_manifest *man, const cJSON *config,
+                              struct tdrv_layer_desc **descs, size_t *count, struct tdrv_err *err);
 
 /* Fetch the image a task document names and add its `image` object; *res is the document. */
 int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct tdrv_err *err);

@@ -42,7 +42,7 @@ static int inspect(const struct tdrv_docker *d, const char *name, cJSON **out, s
 }
 
 /* The pull stream is JSON Lines; an object with "error" (or "errorDetail") is the failure. */
-static int check_stream(const char *body, const char *name, struct tdrv_err *err)
+int tdrv_pull_docker_check_stream(const char *body, const char *name, struct tdrv_err *err)
 {
     const char *p = body;
 
@@ -159,7 +159,7 @@ int tdrv_pull_docker(const struct tdrv_pull_docker *o, cJSON **image, struct tdr
         return tdrv_err_wrap(err, "docker engine: unable to pull '%s'", name);
     if (resp.status < 200 || resp.status > 299)
         return tdrv_docker_status_err(&resp, "pull", err);
-    if (check_stream(resp.body.data ? resp.body.data : "", name, err) < 0)
+    if (tdrv_pull_docker_check_stream(resp.body.data ? resp.body.data : "", name, err) < 0)
         return -1;
     if (inspect(&d, name, &insp, err) < 0)
         return tdrv_err_wrap(err, "docker engine: '%s' is not there after the pull", name);

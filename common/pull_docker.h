@@ -26,6 +26,13 @@ struct tdrv_pull_docker {
 
 int tdrv_pull_docker(const struct tdrv_pull_docker *o, cJSON **image, struct tdrv_err *err);
 
+/*
+ * The Engine's answer to POST /images/create: JSON Lines of progress; a line with a string
+ * "error" is the failure (66 image_not_found, 77 auth_failed, else 69 registry_unreachable,
+ * naming the image); lines that are not JSON are skipped. body is NUL-terminated.
+ */
+int tdrv_pull_docker_check_stream(const char *body, const char *name, struct tdrv_err *err);
+
 /* X-Registry-Auth's value: base64url of {"username","password","serveraddress"}. */
 char *tdrv_registry_auth_header(const struct tdrv_cred *c, const char *server);
 

@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -692,47 +693,39 @@ int tdrv_registry_head(struct tdrv_registry *r, const char *reference, char *dig
     return 0;
 }
 
-static int get_manifest(struct tdrv_registry *r, const char *reference, const char *want_digest,
-                        int64_t want_size, struct tdrv_manifest *m, struct tdrv_err *err)
+int tdrv_manifest_parse(struct tdrv_manifest *m, const char *reference, const char *ctype,
+                        const char *hdr_digest, const char *want_digest, int64_t want_size,
+                        struct tdrv_err *err)
 {
-    struct resp rs = {0};
-    cleanup_free char *url = tdrv_xasprintf("%s/v2/%s/manifests/%s", r->base, r->path, reference);
+    const char *body = m->body.data ? m->body.data : "";
     const cJSON *mt;
     const cJSON *sv;
     char got[TDRV_DIGEST_MAX];
     char *semi;
 
-    memset(m, 0, sizeof(*m));
-    tdrv_buf_init(&rs.body, TDRV_MAX_MANIFEST);
-    if (reg_request(r, "GET", url, accept_manifests, &rs, err) < 0) {
-        tdrv_buf_release(&rs.body);
-        return -1;
-    }
-    m->body = rs.body;
-    if (rs.status != 200)
-        return status_error(r, rs.status, "manifest", reference, err);
-    semi = strchr(rs.ctype, ';');
+    snprintf(m->media_type, sizeof(m->media_type), "%s", ctype ? ctype : "");
+    semi = strchr(m->media_type, ';');
     if (semi)
         *semi = 0;
-    snprintf(m->media_type, sizeof(m->media_type), "%s", rs.ctype);
     if (want_size >= 0 && (int64_t)m->body.len != want_size)
         return tdrv_err_setw(err, TDRV_E_PROTOCOL, "digest_mismatch", 0,
                              "manifest '%s' is %zu bytes, its descriptor says %lld", reference,
                              m->body.len, (long long)want_size);
     if (want_digest) {
-        digest_like(want_digest, m->body.data ? m->body.data : "", m->body.len, got);
+        digest_like(want_digest, body, m->body.len, got);
         if (strcmp(got, want_digest))
             return tdrv_err_setw(err, TDRV_E_PROTOCOL, "digest_mismatch", 0,
                                  "manifest digest mismatch: wanted %s, got %s", want_digest, got);
     } else {
-        digest_like(rs.digest[0] ? rs.digest : NULL, m->body.data ? m->body.data : "", m->body.len,
-                    got);
-        if (rs.digest[0] && strcmp(rs.digest, got))
+        if (!hdr_digest)
+            hdr_digest = "";
+        digest_like(hdr_digest[0] ? hdr_digest : NULL, body, m->body.len, got);
+        if (hdr_digest[0] && strcmp(hdr_digest, got))
             return tdrv_err_setw(err, TDRV_E_PROTOCOL, "digest_mismatch", 0,
                                  "manifest digest mismatch: registry says %.100s, content is %s",
-                                 rs.digest, got);
+                                 hdr_digest, got);
         if (digest_alg(got) != TDRV_SHA256)
-            tdrv_digest_buf(TDRV_SHA256, m->body.data ? m->body.data : "", m->body.len, got);
+            tdrv_digest_buf(TDRV_SHA256, body, m->body.len, got);
     }
     snprintf(m->digest, sizeof(m->digest), "%s", want_digest ? want_digest : got);
     if (strstr(m->media_type, "prettyjws") ||
@@ -740,8 +733,7 @@ static int get_manifest(struct tdrv_registry *r, const char *reference, const ch
         return tdrv_err_setw(err, TDRV_E_PROTOCOL, "unsupported_manifest", 0,
                              "'%s' has a Docker schema 1 manifest, which is not supported",
                              reference);
-    if (tdrv_json_parse(m->body.data ? m->body.data : "", m->body.len, &m->json, err) < 0 ||
-        !cJSON_IsObject(m->json)) {
+    if (tdrv_json_parse(body, m->body.len, &m->json, err) < 0 || !cJSON_IsObject(m->json)) {
         tdrv_err_clear(err);
         return tdrv_err_setw(err, TDRV_E_PROTOCOL, "protocol_error", 0,
                              "manifest '%s' is not a JSON object", reference);
@@ -770,6 +762,24 @@ static int get_manifest(struct tdrv_registry *r, const char *reference, const ch
     return 0;
 }
 
+static int get_manifest(struct tdrv_registry *r, const char *reference, const char *want_digest,
+                        int64_t want_size, struct tdrv_manifest *m, struct tdrv_err *err)
+{
+    struct resp rs = {0};
+    cleanup_free char *url = tdrv_xasprintf("%s/v2/%s/manifests/%s", r->base, r->path, reference);
+
+    memset(m, 0, sizeof(*m));
+    tdrv_buf_init(&rs.body, TDRV_MAX_MANIFEST);
+    if (reg_request(r, "GET", url, accept_manifests, &rs, err) < 0) {
+        tdrv_buf_release(&rs.body);
+        return -1;
+    }
+    m->body = rs.body;
+    if (rs.status != 200)
+        return status_error(r, rs.status, "manifest", reference, err);
+    return tdrv_manifest_parse(m, reference, rs.ctype, rs.digest, want_digest, want_size, err);
+}
+
 static int is_index(const char *mt)
 {
     return !strcmp(mt, MT_DOCKER_LIST) || !strcmp(mt, MT_OCI_INDEX);
@@ -780,14 +790,44 @@ static int is_manifest(const char *mt)
     return !strcmp(mt, MT_DOCKER_MANIFEST) || !strcmp(mt, MT_OCI_MANIFEST);
 }
 
+int tdrv_desc_size(const cJSON *desc, int64_t *size)
+{
+    const cJSON *sz = cJSON_GetObjectItemCaseSensitive(desc, "size");
+    double d;
+
+    if (!cJSON_IsNumber(sz))
+        return -1;
+    d = sz->valuedouble;
+    if (!(d >= 0 && d < 0x1p63) || d != floor(d))
+        return -1;
+    *size = (int64_t)d;
+    return 0;
+}
+
+int tdrv_manifest_pick(const struct tdrv_manifest *index, const char *reference,
+                       const struct tdrv_platform *want, int strict, const char **digest,
+                       int64_t *size, struct tdrv_err *err)
+{
+    const cJSON *d = tdrv_platform_select(index->json, want, strict, err);
+    const cJSON *dg;
+
+    if (!d)
+        return -1;
+    dg = cJSON_GetObjectItemCaseSensitive(d, "digest");
+    if (!cJSON_IsString(dg) || !tdrv_digest_valid(dg->valuestring) || tdrv_desc_size(d, size) < 0)
+        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "protocol_error", 0,
+                             "image index '%s': an entry has no valid digest and size", reference);
+    *digest = dg->valuestring;
+    return 0;
+}
+
 int tdrv_registry_resolve(struct tdrv_registry *r, const char *reference,
                           const struct tdrv_platform *want, int strict, struct tdrv_manifest *index,
                           struct tdrv_manifest *man, struct tdrv_err *err)
 {
     struct tdrv_manifest first;
-    const cJSON *d;
-    const cJSON *dg;
-    const cJSON *sz;
+    const char *dg = NULL;
+    int64_t sz = -1;
     int is_digest = tdrv_digest_valid(reference);
 
     memset(index, 0, sizeof(*index));
@@ -806,23 +846,15 @@ int tdrv_registry_resolve(struct tdrv_registry *r, const char *reference,
         return -1;
     }
     *index = first;
-    d = tdrv_platform_select(index->json, want, strict, err);
-    if (!d)
+    if (tdrv_manifest_pick(index, reference, want, strict, &dg, &sz, err) < 0)
         return -1;
-    dg = cJSON_GetObjectItemCaseSensitive(d, "digest");
-    sz = cJSON_GetObjectItemCaseSensitive(d, "size");
-    if (!cJSON_IsString(dg) || !tdrv_digest_valid(dg->valuestring) || !cJSON_IsNumber(sz) ||
-        sz->valuedouble < 0)
-        return tdrv_err_setw(err, TDRV_E_PROTOCOL, "protocol_error", 0,
-                             "image index '%s': an entry has no valid digest and size", reference);
-    if (get_manifest(r, dg->valuestring, dg->valuestring, (int64_t)sz->valuedouble, man, err) < 0) {
+    if (get_manifest(r, dg, dg, sz, man, err) < 0) {
         tdrv_manifest_release(man);
         return -1;
     }
     if (!is_manifest(man->media_type)) {
         tdrv_err_setw(err, TDRV_E_PROTOCOL, "unsupported_manifest", 0,
-                      "index entry '%s' is not an image manifest ('%s')", dg->valuestring,
-                      man->media_type);
+                      "index entry '%s' is not an image manifest ('%s')", dg, man->media_type);
         tdrv_manifest_release(man);
         return -1;
     }

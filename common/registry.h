@@ -61,6 +61,31 @@ void tdrv_manifest_release(struct tdrv_manifest *m);
 #define cleanup_manifest __attribute__((cleanup(tdrv_manifest_release)))
 
 /*
+ * Check a manifest body as the registry sent it (m->body filled, the rest of m zeroed) and
+ * fill m's media type, digest and json. ctype is the Content-Type (parameters dropped; empty
+ * or application/json: told by the document), hdr_digest the Docker-Content-Digest ("" or
+ * NULL: none), want_digest the digest asked for (NULL: a tag) and want_size the size an index
+ * entry gives (-1: none). Refusals are 76: digest_mismatch (size or digest), unsupported_manifest
+ * (Docker schema 1), protocol_error (not a JSON object, mediaType differs from Content-Type).
+ */
+int tdrv_manifest_parse(struct tdrv_manifest *m, const char *reference, const char *ctype,
+                        const char *hdr_digest, const char *want_digest, int64_t want_size,
+                        struct tdrv_err *err);
+
+/* A descriptor's "size": an integer in [0, 2^63) into *size, else -1 (a cast of 1e300 or 1.5
+ * is no size). */
+int tdrv_desc_size(const cJSON *desc, int64_t *size);
+
+/*
+ * The entry of an image index (parsed by tdrv_manifest_parse) for the wanted platform
+ * (tdrv_platform_select): *digest (owned by index) and *size. 66 image_not_found when no
+ * entry matches, 76 protocol_error when the entry has no valid digest and size.
+ */
+int tdrv_manifest_pick(const struct tdrv_manifest *index, const char *reference,
+                       const struct tdrv_platform *want, int strict, const char **digest,
+                       int64_t *size, struct tdrv_err *err);
+
+/*
  * HEAD /v2/<name>/manifests/<reference>: the digest the registry has, without a pull
  * (Docker Hub counts GETs). Returns 0 with digest filled, or -1 (66 when absent).
  */

@@ -45,6 +45,32 @@ static const struct {
      NULL, NULL},
     {"Bearer realm=@", 76, NULL, "malformed WWW-Authenticate header: expected ','", NULL, NULL,
      NULL},
+    /* Found by fuzz_challenge: a Bearer challenge followed by another was returned without
+     * the realm check the last one gets. */
+    {"Bearer service=\"s\", Basic realm=\"r\"", 76, NULL,
+     "malformed WWW-Authenticate header: Bearer challenge without realm", NULL, NULL, NULL},
+    {"Bearer s\x9b\x8d", 76, NULL,
+     "malformed WWW-Authenticate header: Bearer challenge without realm", NULL, NULL, NULL},
+    {"Bearer realm=\"https://a/t\", Negotiate", 0, "bearer", "https://a/t", "", "", ""},
+};
+
+static const struct {
+    const char *answer;
+    int rc;           /* 1 credentials, 0 none, -1 refused */
+    const char *user; /* or the error message */
+    const char *pass;
+    const char *token;
+} helper_cases[] = {
+    {"{\"ServerURL\":\"https://index.docker.io/v1/\",\"Username\":\"alice\",\"Secret\":\"s3cret\"}",
+     1, "alice", "s3cret", NULL},
+    {"{\"Username\":\"<token>\",\"Secret\":\"refresh\"}", 1, NULL, NULL, "refresh"},
+    {"{\"Username\":\"\",\"Secret\":\"\"}", 0, NULL, NULL, NULL},
+    {"{}", 0, NULL, NULL, NULL},
+    {"{\"Username\":5}", -1,
+     "credential helper 'docker-credential-x': Username and Secret must be strings", NULL, NULL},
+    {"[]", -1, "credential helper 'docker-credential-x' wrote malformed JSON", NULL, NULL},
+    {"credentials not found", -1, "credential helper 'docker-credential-x' wrote malformed JSON",
+     NULL, NULL},
 };
 
 static const struct {
@@ -171,6 +197,29 @@ void test_auth(void)
                   "{\"username\":\"foo\",\"password\":\"b?r>>\",\"serveraddress\":"
                   "\"www.foobar.com\"}",
                   "X-Registry-Auth JSON");
+        tdrv_cred_release(&c);
+    }
+    for (size_t i = 0; i < TDRV_ARRAY_LEN(helper_cases); i++) {
+        cleanup_free char *buf = tdrv_xstrdup(helper_cases[i].answer);
+        size_t len = strlen(buf);
+        struct tdrv_cred c = {0};
+        struct tdrv_err err = {0};
+        int rc = tdrv_auth_helper_answer("docker-credential-x", buf, len, &c, &err);
+        size_t wiped = 0;
+
+        while (wiped < len && buf[wiped] == 0)
+            wiped++;
+        CHECK_INT(rc, helper_cases[i].rc, "helper answer %zu result", i);
+        CHECK_INT(wiped, len, "helper answer %zu wiped", i);
+        if (rc == 1) {
+            CHECK_STR(c.username, helper_cases[i].user, "helper answer %zu username", i);
+            CHECK_STR(c.password, helper_cases[i].pass, "helper answer %zu password", i);
+            CHECK_STR(c.identitytoken, helper_cases[i].token, "helper answer %zu token", i);
+            CHECK_STR(c.source, "helper docker-credential-x", "helper answer %zu source", i);
+        } else if (rc < 0) {
+            CHECK_INT(err.code, 77, "helper answer %zu exit", i);
+            CHECK_STR(err.msg, helper_cases[i].user, "helper answer %zu message", i);
+        }
         tdrv_cred_release(&c);
     }
     CHECK_STR(tdrv_auth_key("docker.io"), "https://index.docker.io/v1/", "key for docker.io");

@@ -46,6 +46,37 @@ static void test_versions(void)
     }
 }
 
+static void test_rkt(void)
+{
+    static const struct {
+        const char *out;
+        const char *rkt; /* NULL: not found */
+        const char *appc;
+    } cases[] = {
+        {"rkt Version: 1.30.0\nappc Version: 0.8.11\nGo Version: go1.10.3\n"
+         "Go OS/Arch: linux/amd64\nFeatures: -TPM +SDJOURNAL\n",
+         "1.30.0", "0.8.11"},
+        {"rkt version 1.27.0\nappc version 0.8.10\n", "1.27.0", "0.8.10"},
+        {"rkt Version: 1.30.0+git4a5b6c\nappc Version: 0.8.11-alpha\n", "1.30.0", "0.8.11"},
+        {"appc Version: 0.8.11\nrkt Version: 1.30.0\n", "1.30.0", "0.8.11"},
+        {"rkt Version: 1.30.0\n", NULL, NULL},
+        {"appc Version: 0.8.11\n", NULL, NULL},
+        {"", NULL, NULL},
+    };
+
+    for (size_t i = 0; i < TDRV_ARRAY_LEN(cases); i++) {
+        char *rkt = NULL;
+        char *appc = NULL;
+        int rc = tdrv_fp_rkt_versions(cases[i].out, &rkt, &appc);
+
+        CHECK_INT(rc, cases[i].rkt ? 0 : -1, "rkt version %zu", i);
+        CHECK_STR(rkt, cases[i].rkt, "rkt version %zu: rkt", i);
+        CHECK_STR(appc, cases[i].appc, "rkt version %zu: appc", i);
+        free(rkt);
+        free(appc);
+    }
+}
+
 static void test_constraints(void)
 {
     static const struct {
@@ -172,6 +203,7 @@ static void test_checks(void)
 
 void test_fingerprint(void)
 {
+    test_rkt();
     test_versions();
     test_constraints();
     test_checks();

@@ -32,8 +32,41 @@ static const struct {
     {"just a string\n", 0, "\"just a string\""},
 };
 
+static void test_i64(void)
+{
+    static const struct {
+        const char *doc;
+        int rc;
+        int64_t v;
+    } i64_cases[] = {
+        {"{\"n\":9223372036854774784}", 0, 9223372036854774784},
+        /* (double)INT64_MAX is 2^63: this passed the range check, then its cast was undefined
+         * (seen while fixing fuzz_manifest's layer sizes; the store reads them with this) */
+        {"{\"n\":9223372036854775807}", -1, 0},
+        {"{\"n\":9223372036854775808}", -1, 0},
+        {"{\"n\":1e300}", -1, 0},
+        {"{\"n\":-9223372036854775808}", 0, INT64_MIN},
+        {"{\"n\":1.5}", -1, 0},
+    };
+
+    for (size_t i = 0; i < sizeof(i64_cases) / sizeof(i64_cases[0]); i++) {
+        cJSON *d = NULL;
+        struct tdrv_err err = {0};
+        int64_t v = 0;
+        int rc;
+
+        tdrv_json_parse(i64_cases[i].doc, strlen(i64_cases[i].doc), &d, &err);
+        rc = tdrv_json_i64(d, "n", TDRV_REQUIRED, INT64_MIN, INT64_MAX, &v, &err);
+        CHECK_INT(rc, i64_cases[i].rc, "i64 '%s'", i64_cases[i].doc);
+        if (rc == 0)
+            CHECK_INT(v, i64_cases[i].v, "i64 '%s' value", i64_cases[i].doc);
+        cJSON_Delete(d);
+    }
+}
+
 void test_json(void)
 {
+    test_i64();
     char deep[300];
     char deepy[600];
     size_t n = 0;
