@@ -24,7 +24,7 @@ static const struct {
     {"1.5", 0},
     {"", 0},
     {"soon", 0},
-    {"Sun, 06 Nov 1994 08:49:40 GMT", 3}, /* IMF-fixdate */
+    {"Sun, 06 Nov 1994 08:49:40 GMT", 3},  /* IMF-fixdate */
     {"Sunday, 06-Nov-94 08:49:42 GMT", 5}, /* obsolete RFC 850 */
     {"Sun Nov  6 08:49:47 1994", 10},      /* obsolete asctime */
     {"Sun, 06 Nov 1994 08:49:37 GMT", 0},  /* now */
@@ -37,11 +37,13 @@ static const struct {
     unsigned attempt;
     long retry_after;
     int64_t want_ms;
-} backoff_cases[] = {
-    {0, 0, 250},   {1, 0, 500},   {2, 0, 1000},  {3, 0, 2000},    {5, 0, 8000},
-    {9, 0, 8000},  {0, 1, 1000},  {3, 2, 2000},  {0, 59, 59000},  {0, 60, 60000},
-    {0, 61, 60000}, /* honoured up to TDRV_RETRY_AFTER_MAX_S */
-    {0, 86400, 60000},
+} backoff_cases[] =
+    {
+        {0, 0, 250},       {1, 0, 500},    {2, 0, 1000},   {3, 0, 2000},
+        {5, 0, 8000},      {9, 0, 8000},   {0, 1, 1000},   {3, 2, 2000},
+        {0, 59, 59000},    {0, 60, 60000}, {0, 61, 60000}, /* honoured up to TDRV_RETRY_AFTER_MAX_S
+                                                            */
+        {0, 86400, 60000},
 };
 
 void test_registry(void)
