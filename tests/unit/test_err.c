@@ -42,7 +42,8 @@ void test_err(void)
 
         tdrv_err_set(&e, TDRV_E_OS, ENOSPC, "unable to create directory '%s'", "home");
         tdrv_err_wrap(&e, "layer %s", "sha256:ab");
-        CHECK_STR(e.msg, "layer sha256:ab: unable to create directory 'home': No space left on device",
+        CHECK_STR(e.msg,
+                  "layer sha256:ab: unable to create directory 'home': No space left on device",
                   "a full disk's message names the cause");
         CHECK_STR(e.word, "no_space", "wrapping keeps no_space");
     }
