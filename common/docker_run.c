@@ -1101,8 +1101,16 @@ static int supervise(const struct tdrv_docker *d, const struct tdrv_config *cfg,
         if (pthread_create(&sig_tid, NULL, sig_thread_main, &st) == 0)
             pthread_detach(sig_tid);
     }
-    if (container_wait(d, id, 0, &code, err) < 0)
+    if (container_wait(d, id, 0, &code, err) < 0) {
+        /* the Engine went away (stopped, crashed, its socket gone): the task's fate is
+         * unknown here; tdrv-gc reaps the container once the Engine is back */
+        if (err->code == TDRV_E_UNAVAILABLE || err->code == TDRV_E_TEMPFAIL) {
+            err->code = TDRV_E_UNAVAILABLE;
+            snprintf(err->word, sizeof(err->word), "%s", "engine_lost");
+        }
+        tdrv_err_wrap(err, "lost the Docker Engine while waiting for container '%s'", p->name);
         rc = -1;
+    }
     if (have_log)
         pthread_join(log_tid, NULL);
     if (last_nl)

@@ -1,5 +1,6 @@
 #include "err.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +55,13 @@ int tdrv_err_setv(struct tdrv_err *e, int code, const char *word, int sys_errno,
 {
     char msg[sizeof(e->msg)];
 
+    /* A full file system is one condition whichever call met it (a write out of blocks,
+     * a mkdir out of inodes, a quota): 74 "no_space", so a caller can free space and retry. */
+    if ((sys_errno == ENOSPC || sys_errno == EDQUOT) && !word &&
+        (code == TDRV_E_OS || code == TDRV_E_IO)) {
+        code = TDRV_E_IO;
+        word = "no_space";
+    }
     e->code = code;
     e->sys_errno = sys_errno;
     set_word(e, word);

@@ -25,7 +25,8 @@ enum tdrv_exit {
  * The error a fallible function reports. The caller owns it (zeroed), the
  * callee fills it once at the failure; callers only add context.
  * `word` is the stable machine code of the JSON error (`auth_failed`, ...);
- * when a setter does not name one, the exit status's default word is used.
+ * when a setter does not name one, the exit status's default word is used, except that
+ * an OS or I/O error whose errno is ENOSPC or EDQUOT becomes 74 "no_space".
  */
 struct tdrv_err {
     int code;

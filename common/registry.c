@@ -140,7 +140,7 @@ static void parse_header(const char *line, size_t n, char *ctype, size_t ctlen, 
                          size_t dlen, char *www, size_t wlen, char *crange, size_t crlen,
                          long *retry_after)
 {
-    char tmp[32];
+    char tmp[64];
 
     if (HDR_IS(line, n, "content-type:"))
         hdr_value(line, n, 13, ctype, ctlen);
@@ -152,7 +152,7 @@ static void parse_header(const char *line, size_t n, char *ctype, size_t ctlen, 
         hdr_value(line, n, 14, crange, crlen);
     else if (HDR_IS(line, n, "retry-after:") && retry_after) {
         hdr_value(line, n, 12, tmp, sizeof(tmp));
-        *retry_after = strtol(tmp, NULL, 10);
+        *retry_after = tdrv_retry_after_parse(tmp, time(NULL));
     }
 }
 
@@ -263,12 +263,41 @@ static int transient_status(long s)
            s == 522;
 }
 
-static int64_t backoff_ms(unsigned attempt, long retry_after)
+long tdrv_retry_after_parse(const char *v, time_t now)
 {
-    int64_t b = 250LL << (attempt > 5 ? 5 : attempt);
-    if (retry_after > 0 && retry_after < 60)
-        b = retry_after * 1000;
-    return b;
+    time_t t;
+
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (isdigit((unsigned char)*v)) {
+        unsigned long long s = 0;
+
+        for (; isdigit((unsigned char)*v); v++)
+            s = s < 86400 ? s * 10 + (unsigned long long)(*v - '0') : s;
+        return *v ? 0 : (long)(s < 86400 ? s : 86400);
+    }
+    t = curl_getdate(v, NULL);
+    if (t == (time_t)-1 || t <= now)
+        return 0;
+    return (long)(t - now < 86400 ? t - now : 86400);
+}
+
+int64_t tdrv_registry_backoff_ms(unsigned attempt, long retry_after)
+{
+    if (retry_after > 0)
+        return (retry_after < TDRV_RETRY_AFTER_MAX_S ? retry_after : TDRV_RETRY_AFTER_MAX_S) *
+               1000LL;
+    return 250LL << (attempt > 5 ? 5 : attempt);
+}
+
+/* A retry that would start after image_pull_timeout is not made: the failure stands. */
+static int retry_in_time(const struct tdrv_registry *r, const char *url, int64_t wait)
+{
+    if (now_ms() + wait < r->deadline)
+        return 1;
+    tdrv_info("not retrying '%s': waiting %lld ms would pass image_pull_timeout", url,
+              (long long)wait);
+    return 0;
 }
 
 static int curl_fail(struct tdrv_registry *r, CURLcode c, const char *url, struct tdrv_err *err)
@@ -303,6 +332,7 @@ static int http_do(struct tdrv_registry *r, const char *method, const char *url,
         CURL *h = curl_easy_init();
         struct curl_slist *hdrs = NULL;
         CURLcode c;
+        int64_t wait;
 
         if (!h)
             tdrv_oom();
@@ -331,8 +361,9 @@ static int http_do(struct tdrv_registry *r, const char *method, const char *url,
                                  out->body.cap);
         if (c == CURLE_OK && !transient_status(out->status))
             return 0;
-        if (attempt >= retries || now_ms() >= r->deadline || c == CURLE_OPERATION_TIMEDOUT ||
-            (c != CURLE_OK && !transient_curl(c))) {
+        wait = tdrv_registry_backoff_ms(attempt, out->retry_after);
+        if (attempt >= retries || c == CURLE_OPERATION_TIMEDOUT ||
+            (c != CURLE_OK && !transient_curl(c)) || !retry_in_time(r, url, wait)) {
             if (c != CURLE_OK)
                 return curl_fail(r, c, url, err);
             return 0; /* the caller maps the final 429/5xx */
@@ -341,7 +372,7 @@ static int http_do(struct tdrv_registry *r, const char *method, const char *url,
             tdrv_info("retrying '%s' after: %s", url, curl_easy_strerror(c));
         else
             tdrv_info("retrying '%s' after HTTP %ld", url, out->status);
-        sleep_ms(backoff_ms(attempt, out->retry_after));
+        sleep_ms(wait);
     }
 }
 
@@ -1161,7 +1192,8 @@ static int x_finish(struct xfer *x, CURLcode c, struct progress *pg)
     }
     if (c != CURLE_OK && (c == CURLE_OPERATION_TIMEDOUT || !transient_curl(c)))
         return curl_fail(r, c, x->url, &x->err);
-    if (x->attempts >= r->o.retries || now_ms() >= r->deadline) {
+    if (x->attempts >= r->o.retries ||
+        !retry_in_time(r, x->url, tdrv_registry_backoff_ms(x->attempts, x->retry_after))) {
         if (c != CURLE_OK)
             return curl_fail(r, c, x->url, &x->err);
         return status_error(r, st, "blob", x->job->digest, &x->err);
@@ -1171,7 +1203,7 @@ static int x_finish(struct xfer *x, CURLcode c, struct progress *pg)
                   (unsigned long long)x->got);
     else
         tdrv_info("blob %s: HTTP %ld, retrying", x->job->label, st);
-    x->not_before = now_ms() + backoff_ms(x->attempts, x->retry_after);
+    x->not_before = now_ms() + tdrv_registry_backoff_ms(x->attempts, x->retry_after);
     x->attempts++;
     x->state = X_PENDING;
     return 0;

@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "auth.h"
 #include "buf.h"
@@ -128,6 +129,16 @@ struct tdrv_blob_job {
 /* Stream every job, max_concurrent at a time, retrying and resuming with Range. */
 int tdrv_registry_fetch(struct tdrv_registry *r, struct tdrv_blob_job *jobs, size_t n,
                         struct tdrv_err *err);
+
+/*
+ * Retry-After (RFC 9110 §10.2.3), delay-seconds or an HTTP-date, as seconds to wait from
+ * now: 0 when malformed or past, at most a day. A wait is honoured up to
+ * TDRV_RETRY_AFTER_MAX_S; without one, the backoff is 250 ms << attempt (up to 8 s).
+ * No retry is made that would start after image_pull_timeout.
+ */
+#define TDRV_RETRY_AFTER_MAX_S 60
+long tdrv_retry_after_parse(const char *value, time_t now);
+int64_t tdrv_registry_backoff_ms(unsigned attempt, long retry_after);
 
 /* A well-formed sha256/sha512 digest string? */
 int tdrv_digest_valid(const char *digest);

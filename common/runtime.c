@@ -374,13 +374,25 @@ static void runtime_delete(const struct task *t)
         close(null);
 }
 
-/* The last error message of the runtime's JSON log, and the status it means. */
-static int runtime_failure(const char *log, struct tdrv_err *err)
+/*
+ * The last error message of the runtime's JSON log, and the status it means; without one,
+ * how the runtime ended (its exit status, or the signal that killed it).
+ */
+static int runtime_failure(const struct task *t, const char *log, int wstatus, struct tdrv_err *err)
 {
     cleanup_fclose FILE *f = fopen(log, "re");
     char line[8192];
-    char msg[2048] = "the OCI runtime failed";
+    char msg[2048];
     int status = 125;
+
+    if (WIFSIGNALED(wstatus))
+        snprintf(msg, sizeof(msg), "the OCI runtime '%s' was killed by signal %d (%s)", t->runtime,
+                 WTERMSIG(wstatus),
+                 tdrv_signal_name(WTERMSIG(wstatus)) ? tdrv_signal_name(WTERMSIG(wstatus))
+                                                     : "unknown");
+    else
+        snprintf(msg, sizeof(msg), "the OCI runtime '%s' failed with status %d", t->runtime,
+                 WEXITSTATUS(wstatus));
 
     while (f && fgets(line, sizeof(line), f)) {
         cJSON *l = cJSON_Parse(line);
@@ -914,7 +926,7 @@ static int start(struct sup *s, int out_w, int err_w, struct tdrv_err *err)
             return 125;
     }
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return runtime_failure(log, err);
+        return runtime_failure(t, log, st, err);
     pf = fopen(pidf, "re");
     if (!pf || fscanf(pf, "%d", &pid) != 1 || pid <= 0) {
         tdrv_err_setw(err, TDRV_E_UNAVAILABLE, "runtime_failed", 0,
@@ -1104,6 +1116,23 @@ static int status_of(const cJSON *result)
 
 static void close_other_fds(const int *keep, size_t n);
 
+/*
+ * A start that failed: no rootfs mount, pin or bundle stays behind. With config.debug the
+ * bundle (config.json, the runtime's runtime.log) is kept for inspection.
+ */
+static void bundle_drop(struct task *t)
+{
+    struct tdrv_err e = {0};
+
+    if (t->mounted && tdrv_store_rootfs_unmount(&t->store, t->bundle, &e) < 0) {
+        tdrv_debug("%s", e.msg);
+        return; /* never remove a directory something may still be mounted in */
+    }
+    t->mounted = 0;
+    if (!t->opts.debug && tdrv_rm_rf_at(AT_FDCWD, t->bundle, &e) < 0)
+        tdrv_debug("%s", e.msg);
+}
+
 /* Remove what the run left: the runtime's container, the rootfs mount, the bundle. */
 static void teardown(struct sup *s)
 {
@@ -1173,6 +1202,23 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
     tdrv_debug("started in %lld us", (long long)((mono_ns() - t0_ns) / 1000));
     close(out_p[1]);
     close(err_p[1]);
+    if (rc) {
+        /* cleaned up and recorded before a detached caller hears of it: a retry that
+         * follows at once finds the task "failed" and nothing in its way */
+        close(out_p[0]);
+        close(err_p[0]);
+        close(sfd);
+        runtime_delete(t);
+        bundle_drop(t);
+        net_down(t);
+        tdrv_json_set(t->state, "state", tdrv_json_xstr("failed"));
+        tdrv_json_set(t->state, "error", tdrv_error_json("tdrv-run", err));
+        {
+            struct tdrv_err e2 = {0};
+
+            save_state(t, &e2);
+        }
+    }
     if (s->status_fd >= 0) {
         struct start_msg m = {.ok = rc == 0, .status = rc, .pid = s->pid};
 
@@ -1190,18 +1236,6 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
         s->status_fd = -1;
     }
     if (rc) {
-        close(out_p[0]);
-        close(err_p[0]);
-        close(sfd);
-        runtime_delete(t);
-        net_down(t);
-        tdrv_json_set(t->state, "state", tdrv_json_xstr("failed"));
-        tdrv_json_set(t->state, "error", tdrv_error_json("tdrv-run", err));
-        {
-            struct tdrv_err e2 = {0};
-
-            save_state(t, &e2);
-        }
         sigprocmask(SIG_SETMASK, &old, NULL);
         return rc;
     }
@@ -1279,20 +1313,12 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
 /* ---- foreground, detach
  * --------------------------------------------------------------------------- */
 
-static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int dry, cJSON **spec,
-                 struct tdrv_err *err)
+/* The bundle, the rootfs, the network and state.json of a task whose lease we hold. */
+static int begin_task(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int dry,
+                      cJSON **spec, struct tdrv_err *err)
 {
-    const char *name = NULL;
     struct tdrv_net_job job = {.pid = -1, .fd = -1};
 
-    if (tdrv_task_ensure_alloc_id(doc, err) < 0)
-        return -1;
-    if (tdrv_json_str(doc, "task", TDRV_REQUIRED, &name, err) < 0)
-        return -1;
-    if (task_paths(t, cfg, doc_str(doc, "alloc_id"), name, err) < 0)
-        return -1;
-    if (!dry && alloc_dirs(t, err) < 0)
-        return -1;
     if (!dry) {
         /* network (issue 6): namespace + CNI ADD in a child while the rootfs is prepared */
         struct tdrv_net_in ni = {.doc = doc,
@@ -1359,6 +1385,27 @@ static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int 
         tdrv_json_add(t->state, "network", tdrv_json_xdup(t->net.summary));
     if (save_state(t, err) < 0) {
         net_down(t);
+        return -1;
+    }
+    return 0;
+}
+
+static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int dry, cJSON **spec,
+                 struct tdrv_err *err)
+{
+    const char *name = NULL;
+
+    if (tdrv_task_ensure_alloc_id(doc, err) < 0)
+        return -1;
+    if (tdrv_json_str(doc, "task", TDRV_REQUIRED, &name, err) < 0)
+        return -1;
+    if (task_paths(t, cfg, doc_str(doc, "alloc_id"), name, err) < 0)
+        return -1;
+    if (!dry && alloc_dirs(t, err) < 0)
+        return -1;
+    if (begin_task(t, cfg, doc, dry, spec, err) < 0) {
+        if (!dry)
+            bundle_drop(t); /* the lease is ours: so is the bundle */
         return -1;
     }
     return 0;

@@ -1332,6 +1332,7 @@ int tdrv_store_rootfs_mount(struct tdrv_store *s, const char *manifest_digest, c
     cleanup_free char *text = NULL;
     cleanup_close int use = -1;
     int held = s->hold_fd >= 0;
+    int pinned = 0;
     int rc = -1;
 
     /* tdrv-gc removes an image only under its image lock taken exclusively */
@@ -1356,6 +1357,7 @@ int tdrv_store_rootfs_mount(struct tdrv_store *s, const char *manifest_digest, c
     }
     if (pin(s, im.manifest_digest, dir, 1, err) < 0)
         goto out;
+    pinned = 1;
     tdrv_json_add_str(rec, "manifest_digest", im.manifest_digest);
     if (!no_overlay) {
         if (tdrv_store_layers_unpack(s, im.layers, im.nlayers, err) < 0)
@@ -1391,6 +1393,16 @@ done:
     *rootfs = steal_ptr(&rfs);
     rc = 0;
 out:
+    if (rc < 0 && pinned) {
+        /* nothing half made stays: no mount, no partial copy (a full disk), no pin */
+        struct tdrv_err e = {0};
+
+        umount2(rfs, MNT_DETACH);
+        unlinkat(dfd, "image.json", 0);
+        if (tdrv_rm_rf_at(dfd, "rootfs", &e) == 0 && tdrv_rm_rf_at(dfd, "upper", &e) == 0)
+            tdrv_rm_rf_at(dfd, "work", &e);
+        pin(s, im.manifest_digest, dir, 0, &e);
+    }
     if (!held)
         tdrv_store_unhold(s); /* taken only to unpack missing layers: the pin protects them */
     image_release(&im);

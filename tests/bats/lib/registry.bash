@@ -1,10 +1,12 @@
 # Starting Debian's docker-registry on 127.0.0.1 for a bats file, and pushing OCI
 # layouts to it. `load lib/registry` after `load helpers`; the caller's setup_file
 # creates "$BATS_FILE_TMPDIR/pids" (stopped by PID in teardown_file) and ".../env".
+# REGISTRY_PORTS="LO HI" picks the port range (default 5100 5199).
 
 start_registry() { # NAME CONFIG_EXTRA...: starts docker-registry, sets ${NAME}_PORT
     local name=$1 extra=$2 port dir=$BATS_FILE_TMPDIR/$1
-    port=$(tdrv_free_port 5100 5199)
+    # shellcheck disable=SC2086
+    port=$(tdrv_free_port ${REGISTRY_PORTS:-5100 5199})
     mkdir -p "$dir/data"
     cat >"$dir/config.yml" <<YML
 version: 0.1
