@@ -102,20 +102,21 @@ static int get_map(const cJSON *cfg, const char *key, cJSON **out, struct tdrv_e
     return 0;
 }
 
-/* A scalar map value as text ("16384", "true"). */
-static int scalar_text(const cJSON *v, char *buf, size_t n)
+/* A scalar (string, number, boolean) as text, allocated (NULL for anything else): values are
+ * never cut to a buffer's size. Integral numbers print without a fraction. */
+static char *scalar_text(const cJSON *v)
 {
+    int64_t n;
+
     if (cJSON_IsString(v))
-        snprintf(buf, n, "%s", v->valuestring);
-    else if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble)
-        snprintf(buf, n, "%lld", (long long)v->valuedouble);
-    else if (cJSON_IsNumber(v))
-        snprintf(buf, n, "%g", v->valuedouble);
-    else if (cJSON_IsBool(v))
-        snprintf(buf, n, "%s", cJSON_IsTrue(v) ? "true" : "false");
-    else
-        return -1;
-    return 0;
+        return tdrv_xstrdup(v->valuestring);
+    if (cJSON_IsNumber(v) && tdrv_double_to_i64(v->valuedouble, &n) == 0)
+        return tdrv_xasprintf("%lld", (long long)n);
+    if (cJSON_IsNumber(v))
+        return tdrv_xasprintf("%g", v->valuedouble);
+    if (cJSON_IsBool(v))
+        return tdrv_xstrdup(cJSON_IsTrue(v) ? "true" : "false");
+    return NULL;
 }
 
 /* ---- environment lists ("K=V" arrays, first position kept on override) ---------------- */
@@ -495,11 +496,11 @@ static int parse_logging(const cJSON *cfg, struct tdrv_task_opts *o, struct tdrv
     if (get_map(lg, "config", &conf, err) < 0)
         return tdrv_err_wrap(err, "config.logging");
     for (const cJSON *c = conf ? conf->child : NULL; c; c = c->next) {
-        char v[64];
+        cleanup_free char *v = scalar_text(c);
         uint64_t n;
         struct tdrv_err e = {0};
 
-        if (scalar_text(c, v, sizeof(v)) < 0)
+        if (!v)
             return bad(err, "config.logging.config.%s: expected string", c->string);
         if (!strcmp(c->string, "max-size")) {
             if (parse_units(v, &n) < 0 || n < 4096)
@@ -550,7 +551,9 @@ int tdrv_task_opts_parse(const cJSON *doc, const struct tdrv_config *cfg, struct
         if (tdrv_duration_parse(kt->valuestring, &o->kill_timeout_ns, err) < 0)
             return tdrv_err_wrap(err, "request.kill_timeout");
     } else if (kt && cJSON_IsNumber(kt)) { /* Nomad API jobs carry nanoseconds */
-        o->kill_timeout_ns = (int64_t)kt->valuedouble;
+        if (tdrv_double_to_i64(kt->valuedouble, &o->kill_timeout_ns) < 0)
+            return bad(err, "request.kill_timeout: expected duration (an integer of "
+                            "nanoseconds)");
     } else if (kt) {
         return bad(err, "request.kill_timeout: expected duration");
     }
@@ -1585,9 +1588,11 @@ static int map_resources(const struct tdrv_spec_in *in, const cJSON *conf, int d
         }
         if (limit && limit < 4 * MIB) {
             cJSON_Delete(memo);
-            return bad(err,
-                       "request.resources.memory: limit of %llu bytes is too low (minimum "
-                       "4 MiB)",
+            /* name what set the limit: the driver's hard limit, memory_max or memory */
+            return bad(err, "%s: limit of %llu bytes is too low (minimum 4 MiB)",
+                       hard && limit == (uint64_t)hard * MIB ? "config.memory_hard_limit"
+                       : max_set && limit == mmax            ? "request.resources.memory_max"
+                                                             : "request.resources.memory",
                        (unsigned long long)limit);
         }
         if (limit) {
@@ -1687,7 +1692,7 @@ static int map_args(const struct tdrv_spec_in *in, const struct interp_ctx *ix, 
         append_all(a, iep);
         if (cmd)
             tdrv_json_append(a, tdrv_json_xstr(cmd));
-        else if (!xargs)
+        else if (!xargs || !xargs->child) /* args = [] is no args, as the drivers do */
             append_all(a, icmd);
     }
     append_all(a, xargs);
@@ -1734,7 +1739,7 @@ static int map_ulimits(const cJSON *conf, cJSON *rl, struct tdrv_err *err)
     if (get_map(conf, "ulimit", &m, err) < 0)
         return -1;
     for (const cJSON *c = m ? m->child : NULL; c; c = c->next) {
-        char v[128];
+        cleanup_free char *v = NULL;
         char *colon;
         uint64_t soft;
         uint64_t hard;
@@ -1745,8 +1750,10 @@ static int map_ulimits(const cJSON *conf, cJSON *rl, struct tdrv_err *err)
             ;
         if (!*k)
             return bad(err, "config.ulimit: unknown limit '%s'", c->string);
-        if (scalar_text(c, v, sizeof(v)) < 0 || !v[0])
-            return bad(err, "config.ulimit.%s: Malformed ulimit specification '%s'", c->string, v);
+        v = scalar_text(c);
+        if (!v || !v[0])
+            return bad(err, "config.ulimit.%s: Malformed ulimit specification '%s'", c->string,
+                       v ? v : "");
         colon = strchr(v, ':');
         if (colon)
             *colon++ = '\0';
@@ -1857,10 +1864,10 @@ static int nomad_env(const struct tdrv_spec_in *in, const struct res_out *ro, in
     if (meta && !cJSON_IsObject(meta))
         return bad(err, "request.meta: expected object");
     for (const cJSON *m = meta ? meta->child : NULL; m; m = m->next) {
-        char mv[4096];
+        cleanup_free char *mv = scalar_text(m);
         char *k;
 
-        if (scalar_text(m, mv, sizeof(mv)) < 0)
+        if (!mv)
             return bad(err, "request.meta.%s: expected string", m->string);
         k = tdrv_xasprintf("NOMAD_META_%s", m->string);
         env_set(env, k, mv);
@@ -2280,22 +2287,21 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
         cleanup_json cJSON *scope = tdrv_json_xdup(nenv);
 
         for (const cJSON *c = tenv ? tenv->child : NULL; c; c = c->next) {
-            char v[8192];
+            cleanup_free char *v = scalar_text(c);
 
-            if (scalar_text(c, v, sizeof(v)) < 0)
+            if (!v)
                 return bad(err, "request.env.%s: expected string", c->string);
             if (!env_get(scope, c->string, strlen(c->string)))
                 env_set(scope, c->string, v);
         }
         interp_env(&ix, scope);
         for (const cJSON *c = tenv ? tenv->child : NULL; c; c = c->next) {
-            char v[8192];
+            cleanup_free char *v = scalar_text(c); /* a scalar: checked above */
             char *x;
 
             if (!*c->string || strchr(c->string, '='))
                 return bad(err, "request.env: invalid variable name '%s'", c->string);
-            scalar_text(c, v, sizeof(v));
-            x = interp(&ix, v);
+            x = interp(&ix, v ? v : "");
             env_set(env, c->string, x);
             free(x);
         }
@@ -2547,9 +2553,9 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
 
         tdrv_json_add(linux_, "sysctl", s);
         for (const cJSON *c = sysctl->child; c; c = c->next) {
-            char v[1024];
+            cleanup_free char *v = scalar_text(c);
 
-            if (scalar_text(c, v, sizeof(v)) < 0)
+            if (!v)
                 return bad(err, "config.sysctl.%s: expected string", c->string);
             if (host_net && !strncmp(c->string, "net.", 4))
                 return bad(err,
@@ -2568,13 +2574,15 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
     if (get_map(conf, "labels", &labels, err) < 0)
         return -1;
     for (const cJSON *c = labels ? labels->child : NULL; c; c = c->next) {
-        char v[4096];
+        cleanup_free char *v = scalar_text(c);
         char *x;
 
-        if (scalar_text(c, v, sizeof(v)) < 0)
+        if (!v)
             return bad(err, "config.labels.%s: expected string", c->string);
         x = interp(&ix, v);
-        tdrv_json_set(ann, c->string, tdrv_json_xstr(x));
+        /* ann is empty before the labels and their keys are unique (checked when parsed):
+         * added, not set, so that many labels cost no n^2 lookups */
+        tdrv_json_add(ann, c->string, tdrv_json_xstr(x));
         free(x);
     }
     tdrv_json_set(ann, "io.tdrv.alloc_id", tdrv_json_xstr(in->alloc_id));
