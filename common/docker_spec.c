@@ -1249,7 +1249,7 @@ static int network_map(const cJSON *doc, const cJSON *cfg, const struct tdrv_doc
     if (labels && port_map)
         return bad(err, "config.port_map: 'port_map' cannot map group network ports, use "
                         "'ports' instead");
-    if (port_map) {
+    if (port_map && port_map->child) { /* an empty port_map maps nothing, as the driver */
         const cJSON *kv;
 
         if (!nports)
@@ -1558,6 +1558,8 @@ static int image_opts(const cJSON *cfg, const char *task_dir, struct tdrv_docker
         return -1;
     if (pt && tdrv_duration_parse(pt, &out->image_pull_timeout_ns, err) < 0)
         return tdrv_err_wrap(err, "config.image_pull_timeout");
+    if (out->image_pull_timeout_ns < 0)
+        return bad(err, "config.image_pull_timeout: negative duration '%s'", pt);
     if (load && *load) {
         cleanup_free char *local = tdrv_xasprintf("%s/local", task_dir);
 
@@ -1614,7 +1616,7 @@ static int cmd_opts(const cJSON *cfg, const struct interp *ip, cJSON *config, st
     } else if (args && cJSON_GetArraySize(args)) {
         tdrv_json_add(config, "Cmd", interp_list(ip, args));
     }
-    if (entry)
+    if (entry && entry->child) /* [] keeps the image's, as the driver (len(Entrypoint) > 0) */
         tdrv_json_add(config, "Entrypoint", interp_list(ip, entry));
     if (opt_str(cfg, "work_dir", &s, err) < 0)
         return -1;

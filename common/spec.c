@@ -399,6 +399,71 @@ static int driver_mask(const char *d)
     return 0;
 }
 
+static int strarr(const cJSON *v)
+{
+    if (!cJSON_IsArray(v))
+        return 0;
+    for (const cJSON *c = v->child; c; c = c->next)
+        if (!cJSON_IsString(c))
+            return 0;
+    return 1;
+}
+
+/* The JSON type of an option this backend does not map itself (O_OTHER, O_UNSUP), as the
+ * drivers declare it: checked here, so that a wrong type is an error naming the option even
+ * where tdrv-pull or tdrv-ports reads the value, or nothing does. NULL: checked elsewhere. */
+static const char *other_type(const char *name, const cJSON *v)
+{
+    static const struct {
+        const char *name;
+        const char *type;
+    } types[] = {
+        {"tty", "boolean"},
+        {"auth_soft_fail", "boolean"},
+        {"force_pull", "boolean"},
+        {"init", "boolean"},
+        {"advertise_ipv6_address", "boolean"},
+        {"image_pull_timeout", "string"},
+        {"load", "string"},
+        {"trust_prefix", "string"},
+        {"userns_mode", "string"},
+        {"volume_driver", "string"},
+        {"isolation", "string"},
+        {"ipv4_address", "string"},
+        {"ipv6_address", "string"},
+        {"mac_address", "string"},
+        {"cgroupns", "string"},
+        {"container_exists_attempts", "integer"},
+        {"auth", "object"},
+        {"healthchecks", "object"},
+        {"ports", "list of strings"},
+        {"insecure_options", "list of strings"},
+        {"network_aliases", "list of strings"},
+        {"port_map", "object or array"},
+        {"storage_opt", "object or array"},
+    };
+    int64_t n;
+
+    for (size_t i = 0; i < TDRV_ARRAY_LEN(types); i++) {
+        const char *t = types[i].type;
+        int ok;
+
+        if (strcmp(types[i].name, name))
+            continue;
+        if (cJSON_IsNull(v))
+            return NULL;
+        ok = !strcmp(t, "boolean")  ? cJSON_IsBool(v)
+             : !strcmp(t, "string") ? cJSON_IsString(v)
+             : !strcmp(t, "integer")
+                 ? cJSON_IsNumber(v) && tdrv_double_to_i64(v->valuedouble, &n) == 0 && n >= 0
+             : !strcmp(t, "object")          ? cJSON_IsObject(v)
+             : !strcmp(t, "list of strings") ? strarr(v)
+                                             : cJSON_IsObject(v) || cJSON_IsArray(v);
+        return ok ? NULL : t;
+    }
+    return NULL;
+}
+
 static int check_options(const cJSON *cfg, int drv, const char *dname, struct tdrv_err *err)
 {
     for (const cJSON *c = cfg ? cfg->child : NULL; c; c = c->next) {
@@ -409,6 +474,8 @@ static int check_options(const cJSON *cfg, int drv, const char *dname, struct td
                 break;
         if (i == TDRV_ARRAY_LEN(options))
             return bad(err, "config: unknown option '%s' for driver '%s'", c->string, dname);
+        if (options[i].kind != O_USED && other_type(c->string, c))
+            return bad(err, "config.%s: expected %s", c->string, other_type(c->string, c));
         if (options[i].kind == O_UNSUP && truthy(c))
             return bad(err, "config.%s: not supported by the oci backend", c->string);
     }
@@ -954,9 +1021,13 @@ static int seccomp_file(const char *path, const char *arch, cJSON **out, struct 
     cJSON *s;
     const cJSON *v;
 
+    struct stat st;
+
     if (access(path, R_OK) < 0) /* before tdrv_doc_read_file, which mishandles it */
         return tdrv_err_setw(err, errno == ENOENT ? TDRV_E_NOINPUT : TDRV_E_IO, "not_found", errno,
                              "unable to open '%s'", path);
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) /* a directory is a bad option, not I/O */
+        return bad(err, "seccomp profile '%s': not a regular file", path);
     if (tdrv_doc_read_file(path, TDRV_MAX_REQUEST, &doc, err) < 0)
         return tdrv_err_wrap(err, "seccomp profile");
     if (!cJSON_IsObject(doc) || !cJSON_IsString(tdrv_json_at(doc, "defaultAction")))
@@ -1442,13 +1513,14 @@ static int res_bytes(const cJSON *res, const char *key, uint64_t *bytes, int *se
     if (cJSON_IsString(v)) {
         if (tdrv_quantity_parse_bytes(v->valuestring, bytes, err) < 0)
             return tdrv_err_wrap(err, "request.resources.%s", key);
-    } else if (cJSON_IsNumber(v) && v->valuedouble == -1) {
-        *bytes = UINT64_MAX; /* memory_max = -1: no limit */
+    } else if (cJSON_IsNumber(v) && v->valuedouble == -1 && !strcmp(key, "memory_max")) {
+        *bytes = UINT64_MAX; /* memory_max = -1: no limit (memory = -1 is an error) */
     } else {
         int64_t n;
 
         if (tdrv_json_i64(res, key, TDRV_REQUIRED, 0, INT64_MAX / (int64_t)MIB, &n, err) < 0)
-            return -1;
+            return bad(err, "request.resources.%s: expected MiB (0..%lld) or a quantity", key,
+                       (long long)(INT64_MAX / (int64_t)MIB));
         *bytes = (uint64_t)n * MIB;
     }
     *set = 1;
@@ -1660,6 +1732,8 @@ static int map_args(const struct tdrv_spec_in *in, const struct interp_ctx *ix, 
         tdrv_json_strarr(conf, "args", TDRV_OPTIONAL, &args, err) < 0 ||
         tdrv_json_strarr(conf, "entrypoint", TDRV_OPTIONAL, &ep, err) < 0)
         return tdrv_err_wrap(err, "config");
+    if (ep && !ep->child)
+        ep = NULL; /* entrypoint = []: the image's, as the drivers (len(Entrypoint) > 0) */
     if (command) {
         if (!*command)
             return bad(err, "config.command: empty");
