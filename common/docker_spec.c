@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,15 +267,16 @@ static int opt_int(const cJSON *cfg, const char *key, int64_t min, int64_t max, 
                    struct tdrv_err *err)
 {
     const cJSON *v = get(cfg, key);
+    int64_t n;
 
     if (!v)
         return 0;
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble)
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble != floor(v->valuedouble))
         return bad(err, "config.%s: expected integer", key);
-    if (v->valuedouble < (double)min || v->valuedouble > (double)max)
+    if (tdrv_double_to_i64(v->valuedouble, &n) < 0 || n < min || n > max)
         return bad(err, "config.%s: %.0f is out of range [%lld, %lld]", key, v->valuedouble,
                    (long long)min, (long long)max);
-    *out = (int64_t)v->valuedouble;
+    *out = n;
     return 0;
 }
 
@@ -1050,9 +1052,8 @@ static int resources_map(const cJSON *doc, const cJSON *cfg, const struct tdrv_d
         const cJSON *v = get(cfg, "cpu_cfs_period");
 
         if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1000000 ||
-            v->valuedouble != (double)(int64_t)v->valuedouble)
+            tdrv_double_to_i64(v->valuedouble, &period) < 0)
             return bad(err, "config.cpu_cfs_period: invalid value for cpu_cfs_period");
-        period = (int64_t)v->valuedouble;
     }
     if (memory_max == -1) {
         limit = 0;
@@ -1248,7 +1249,7 @@ static int network_map(const cJSON *doc, const cJSON *cfg, const struct tdrv_doc
     if (labels && port_map)
         return bad(err, "config.port_map: 'port_map' cannot map group network ports, use "
                         "'ports' instead");
-    if (port_map) {
+    if (port_map && port_map->child) { /* an empty port_map maps nothing, as the driver */
         const cJSON *kv;
 
         if (!nports)
@@ -1509,7 +1510,10 @@ static int kill_opts(const cJSON *doc, struct tdrv_docker_spec *out, struct tdrv
         if (tdrv_duration_parse(kt->valuestring, &out->kill_timeout_ns, err) < 0)
             return tdrv_err_wrap(err, "request.kill_timeout");
     } else if (cJSON_IsNumber(kt)) {
-        out->kill_timeout_ns = (int64_t)kt->valuedouble; /* Nomad's API: nanoseconds */
+        /* Nomad's API: nanoseconds */
+        if (tdrv_double_to_i64(kt->valuedouble, &out->kill_timeout_ns) < 0)
+            return bad(err, "request.kill_timeout: expected duration (an integer of "
+                            "nanoseconds)");
     } else if (kt) {
         return bad(err, "request.kill_timeout: expected duration");
     }
@@ -1554,6 +1558,8 @@ static int image_opts(const cJSON *cfg, const char *task_dir, struct tdrv_docker
         return -1;
     if (pt && tdrv_duration_parse(pt, &out->image_pull_timeout_ns, err) < 0)
         return tdrv_err_wrap(err, "config.image_pull_timeout");
+    if (out->image_pull_timeout_ns < 0)
+        return bad(err, "config.image_pull_timeout: negative duration '%s'", pt);
     if (load && *load) {
         cleanup_free char *local = tdrv_xasprintf("%s/local", task_dir);
 
@@ -1610,7 +1616,7 @@ static int cmd_opts(const cJSON *cfg, const struct interp *ip, cJSON *config, st
     } else if (args && cJSON_GetArraySize(args)) {
         tdrv_json_add(config, "Cmd", interp_list(ip, args));
     }
-    if (entry)
+    if (entry && entry->child) /* [] keeps the image's, as the driver (len(Entrypoint) > 0) */
         tdrv_json_add(config, "Entrypoint", interp_list(ip, entry));
     if (opt_str(cfg, "work_dir", &s, err) < 0)
         return -1;

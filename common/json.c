@@ -17,6 +17,39 @@ void tdrv_json_deletep(cJSON **p)
         cJSON_Delete(*p);
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Duplicate keys of one object: pairwise when small, sorted otherwise (a 16 MiB request can
+ * hold a million keys, and n^2 comparisons of those would take hours). */
+static int check_dup_keys(const cJSON *obj, struct tdrv_err *err)
+{
+    size_t n = 0;
+    size_t i = 0;
+    cleanup_free const char **keys = NULL;
+
+    for (const cJSON *c = obj->child; c; c = c->next)
+        n++;
+    if (n <= 32) {
+        for (const cJSON *c = obj->child; c; c = c->next)
+            for (const cJSON *d = obj->child; d != c; d = d->next)
+                if (d->string && c->string && !strcmp(d->string, c->string))
+                    return tdrv_err_set(err, TDRV_E_DATA, 0, "duplicate key '%.200s'", c->string);
+        return 0;
+    }
+    keys = tdrv_xcalloc(n, sizeof(*keys));
+    for (const cJSON *c = obj->child; c; c = c->next)
+        if (c->string)
+            keys[i++] = c->string;
+    qsort(keys, i, sizeof(*keys), cmp_key);
+    for (size_t j = 1; j < i; j++)
+        if (!strcmp(keys[j - 1], keys[j]))
+            return tdrv_err_set(err, TDRV_E_DATA, 0, "duplicate key '%.200s'", keys[j]);
+    return 0;
+}
+
 static int check_tree(const cJSON *item, int depth, struct tdrv_err *err)
 {
     if (!cJSON_IsObject(item) && !cJSON_IsArray(item))
@@ -24,15 +57,11 @@ static int check_tree(const cJSON *item, int depth, struct tdrv_err *err)
     if (depth > TDRV_MAX_DEPTH)
         return tdrv_err_set(err, TDRV_E_DATA, 0, "document is nested deeper than %d levels",
                             TDRV_MAX_DEPTH);
-    for (const cJSON *c = item->child; c; c = c->next) {
-        if (cJSON_IsObject(item)) {
-            for (const cJSON *d = item->child; d != c; d = d->next)
-                if (d->string && c->string && !strcmp(d->string, c->string))
-                    return tdrv_err_set(err, TDRV_E_DATA, 0, "duplicate key '%s'", c->string);
-        }
+    if (cJSON_IsObject(item) && check_dup_keys(item, err) < 0)
+        return -1;
+    for (const cJSON *c = item->child; c; c = c->next)
         if (check_tree(c, depth + 1, err) < 0)
             return -1;
-    }
     return 0;
 }
 
@@ -41,31 +70,94 @@ int tdrv_json_check_tree(const cJSON *item, struct tdrv_err *err)
     return check_tree(item, 1, err);
 }
 
-/* Nesting is checked on the raw text first, so cJSON never recurses deeply. */
-static int check_depth_text(const char *buf, size_t len, struct tdrv_err *err)
+/* Where the scanner is: one frame per open object or array. */
+struct scan_frame {
+    int obj;      /* object (keys) or array (indexes) */
+    int want_key; /* object: the next string is a key */
+    size_t kpos;  /* object: the current key, raw (escapes as written) */
+    size_t klen;
+    long idx; /* array: the current index */
+};
+
+/* The path of the value being scanned, as "config.args[2]" (keys cut to 64 bytes). */
+static void scan_path(const char *buf, const struct scan_frame *st, int depth, int in_key,
+                      char *out, size_t outsz)
 {
+    size_t o = 0;
+
+    out[0] = '\0';
+    for (int d = 0; d < depth && o < outsz; d++) {
+        int n;
+
+        if (d == depth - 1 && in_key)
+            break; /* a key itself: its object is the path */
+        if (st[d].obj)
+            n = snprintf(out + o, outsz - o, "%s%.*s", o ? "." : "",
+                         (int)(st[d].klen > 64 ? 64 : st[d].klen), buf + st[d].kpos);
+        else
+            n = snprintf(out + o, outsz - o, "[%ld]", st[d].idx);
+        if (n < 0)
+            break;
+        o += (size_t)n;
+    }
+    if (!out[0])
+        snprintf(out, outsz, "the document");
+}
+
+/* One pass over the raw text before cJSON sees it: nesting is limited there, so cJSON never
+ * recurses deeply, and a string holding the escape \u0000 is refused naming where it is
+ * (cJSON would end the C string at the NUL and silently drop the rest). */
+static int scan_text(const char *buf, size_t len, struct tdrv_err *err)
+{
+    struct scan_frame st[TDRV_MAX_DEPTH + 1];
     int depth = 0;
-    int in_str = 0;
 
     for (size_t i = 0; i < len; i++) {
         char c = buf[i];
 
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = 0;
-            continue;
-        }
         if (c == '"') {
-            in_str = 1;
+            size_t start = i + 1;
+            size_t nul = 0;
+            int in_key = depth > 0 && st[depth - 1].obj && st[depth - 1].want_key;
+
+            for (i++; i < len && buf[i] != '"'; i++) {
+                if (buf[i] != '\\')
+                    continue;
+                if (!nul && i + 5 < len && buf[i + 1] == 'u' && !memcmp(buf + i + 2, "0000", 4))
+                    nul = i + 1;
+                i++;
+            }
+            if (in_key) {
+                st[depth - 1].kpos = start;
+                st[depth - 1].klen = i < len ? i - start : len - start;
+                st[depth - 1].want_key = 0;
+            }
+            if (nul) {
+                char path[512];
+
+                scan_path(buf, st, depth, in_key, path, sizeof(path));
+                return tdrv_err_set(err, TDRV_E_DATA, 0,
+                                    "malformed JSON at byte %zu: NUL character (\\u0000) in %s %s",
+                                    nul - 1, in_key ? "a key of" : "the string", path);
+            }
         } else if (c == '{' || c == '[') {
-            if (++depth > TDRV_MAX_DEPTH)
+            if (depth >= TDRV_MAX_DEPTH)
                 return tdrv_err_set(err, TDRV_E_DATA, 0,
                                     "malformed JSON at byte %zu: nested deeper than %d levels", i,
                                     TDRV_MAX_DEPTH);
+            st[depth].obj = c == '{';
+            st[depth].want_key = 1;
+            st[depth].kpos = st[depth].klen = 0;
+            st[depth].idx = 0;
+            depth++;
         } else if (c == '}' || c == ']') {
-            depth--;
+            if (depth > 0)
+                depth--;
+        } else if (c == ',' && depth > 0) {
+            if (st[depth - 1].obj)
+                st[depth - 1].want_key = 1;
+            else
+                st[depth - 1].idx++;
         }
     }
     return 0;
@@ -76,7 +168,7 @@ int tdrv_json_parse(const char *buf, size_t len, cJSON **out, struct tdrv_err *e
     const char *end = NULL;
     cJSON *doc;
 
-    if (check_depth_text(buf, len, err) < 0)
+    if (scan_text(buf, len, err) < 0)
         return -1;
     if (memchr(buf, '\0', len))
         return tdrv_err_set(err, TDRV_E_DATA, 0, "malformed JSON at byte %zu: NUL byte",
@@ -207,6 +299,7 @@ int tdrv_json_i64(const cJSON *obj, const char *path, int flags, int64_t min, in
 {
     const cJSON *v = tdrv_json_at(obj, path);
     double d;
+    int64_t n;
 
     if (!v)
         return absent(path, flags, err);
@@ -215,11 +308,20 @@ int tdrv_json_i64(const cJSON *obj, const char *path, int flags, int64_t min, in
     d = v->valuedouble;
     if (!isfinite(d) || d != floor(d))
         return wrong_type(path, "integer", err);
-    /* (double)INT64_MAX rounds up to 2^63, which no int64_t holds */
-    if (d < (double)min || d > (double)max || d >= 0x1p63)
+    /* (double)INT64_MAX is 2^63, itself out of range: the conversion is checked first */
+    if (tdrv_double_to_i64(d, &n) < 0 || n < min || n > max)
         return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0,
                              "request.%s: %.0f is out of range [%lld, %lld]", path, d,
                              (long long)min, (long long)max);
+    *out = n;
+    return 0;
+}
+
+int tdrv_double_to_i64(double d, int64_t *out)
+{
+    /* -2^63 <= d < 2^63, both bounds exact in a double */
+    if (!isfinite(d) || d != floor(d) || d < -9223372036854775808.0 || d >= 9223372036854775808.0)
+        return -1;
     *out = (int64_t)d;
     return 0;
 }

@@ -46,6 +46,10 @@ int tdrv_json_obj(const cJSON *obj, const char *path, int flags, const cJSON **o
                   struct tdrv_err *err);
 int tdrv_json_arr(const cJSON *obj, const char *path, int flags, const cJSON **out,
                   struct tdrv_err *err);
+/* d as an int64_t when it is an integer that fits (else -1, *out untouched): converting a
+ * double out of range is undefined behaviour, so every number from a document goes through
+ * this or tdrv_json_i64. */
+int tdrv_double_to_i64(double d, int64_t *out);
 /* An array whose items are all strings. */
 int tdrv_json_strarr(const cJSON *obj, const char *path, int flags, const cJSON **out,
                      struct tdrv_err *err);

@@ -107,5 +107,21 @@ void tdrv_log(int level, const char *fmt, ...)
         cJSON_Delete(o);
         return;
     }
-    fprintf(stderr, "%s: %s: %s\n", log_tool, level_name(level), msg);
+    {
+        /* one line, whatever the message holds: a control character (a newline, an escape
+         * sequence from a task document) is written as \xHH */
+        char line[sizeof(msg) * 4];
+        size_t o = 0;
+
+        for (const char *p = msg; *p && o + 5 < sizeof(line); p++) {
+            unsigned char c = (unsigned char)*p;
+
+            if (c < 0x20 || c == 0x7f)
+                o += (size_t)snprintf(line + o, sizeof(line) - o, "\\x%02x", c);
+            else
+                line[o++] = (char)c;
+        }
+        line[o] = '\0';
+        fprintf(stderr, "%s: %s: %s\n", log_tool, level_name(level), line);
+    }
 }

@@ -317,6 +317,7 @@ int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct 
 {
     const char *image = opt->image;
     const char *driver = NULL;
+    const char *trust = NULL;
     const cJSON *cfgobj = NULL;
     const cJSON *task_auth = NULL;
     __attribute__((cleanup(wipe_json))) cJSON *auth_copy = NULL;
@@ -343,6 +344,8 @@ int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct 
 
     if (!lo.load && tdrv_json_str(req, "config.load", TDRV_OPTIONAL, &lo.load, err) < 0)
         return -1;
+    if (lo.load && !*lo.load && !opt->load)
+        lo.load = NULL; /* load = "": nothing to load, as the docker driver */
     if (lo.load) {
         /* an archive (docker-archive, oci-archive, OCI layout, ACI): no registry */
         cleanup_free char *name = NULL;
@@ -388,6 +391,10 @@ int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct 
     }
     tdrv_config_init(&conf);
     if (tdrv_config_load(&conf, NULL, err) < 0)
+        return -1;
+    /* rkt's trust_prefix: images are verified by digest here, the option has no effect but
+     * its type is still the driver's */
+    if (tdrv_json_str(req, "config.trust_prefix", TDRV_OPTIONAL, &trust, err) < 0)
         return -1;
     if (parse_insecure(cfgobj, &ro.insecure_tls, &ro.insecure_http, err) < 0 ||
         get_timeout(cfgobj, "image_pull_timeout", 5 * 60 * 1000, &ro.pull_timeout_ms, err) < 0)

@@ -102,20 +102,21 @@ static int get_map(const cJSON *cfg, const char *key, cJSON **out, struct tdrv_e
     return 0;
 }
 
-/* A scalar map value as text ("16384", "true"). */
-static int scalar_text(const cJSON *v, char *buf, size_t n)
+/* A scalar (string, number, boolean) as text, allocated (NULL for anything else): values are
+ * never cut to a buffer's size. Integral numbers print without a fraction. */
+static char *scalar_text(const cJSON *v)
 {
+    int64_t n;
+
     if (cJSON_IsString(v))
-        snprintf(buf, n, "%s", v->valuestring);
-    else if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble)
-        snprintf(buf, n, "%lld", (long long)v->valuedouble);
-    else if (cJSON_IsNumber(v))
-        snprintf(buf, n, "%g", v->valuedouble);
-    else if (cJSON_IsBool(v))
-        snprintf(buf, n, "%s", cJSON_IsTrue(v) ? "true" : "false");
-    else
-        return -1;
-    return 0;
+        return tdrv_xstrdup(v->valuestring);
+    if (cJSON_IsNumber(v) && tdrv_double_to_i64(v->valuedouble, &n) == 0)
+        return tdrv_xasprintf("%lld", (long long)n);
+    if (cJSON_IsNumber(v))
+        return tdrv_xasprintf("%g", v->valuedouble);
+    if (cJSON_IsBool(v))
+        return tdrv_xstrdup(cJSON_IsTrue(v) ? "true" : "false");
+    return NULL;
 }
 
 /* ---- environment lists ("K=V" arrays, first position kept on override) ---------------- */
@@ -400,6 +401,71 @@ static int driver_mask(const char *d)
     return 0;
 }
 
+static int strarr(const cJSON *v)
+{
+    if (!cJSON_IsArray(v))
+        return 0;
+    for (const cJSON *c = v->child; c; c = c->next)
+        if (!cJSON_IsString(c))
+            return 0;
+    return 1;
+}
+
+/* The JSON type of an option this backend does not map itself (O_OTHER, O_UNSUP), as the
+ * drivers declare it: checked here, so that a wrong type is an error naming the option even
+ * where tdrv-pull or tdrv-ports reads the value, or nothing does. NULL: checked elsewhere. */
+static const char *other_type(const char *name, const cJSON *v)
+{
+    static const struct {
+        const char *name;
+        const char *type;
+    } types[] = {
+        {"tty", "boolean"},
+        {"auth_soft_fail", "boolean"},
+        {"force_pull", "boolean"},
+        {"init", "boolean"},
+        {"advertise_ipv6_address", "boolean"},
+        {"image_pull_timeout", "string"},
+        {"load", "string"},
+        {"trust_prefix", "string"},
+        {"userns_mode", "string"},
+        {"volume_driver", "string"},
+        {"isolation", "string"},
+        {"ipv4_address", "string"},
+        {"ipv6_address", "string"},
+        {"mac_address", "string"},
+        {"cgroupns", "string"},
+        {"container_exists_attempts", "integer"},
+        {"auth", "object"},
+        {"healthchecks", "object"},
+        {"ports", "list of strings"},
+        {"insecure_options", "list of strings"},
+        {"network_aliases", "list of strings"},
+        {"port_map", "object or array"},
+        {"storage_opt", "object or array"},
+    };
+    int64_t n;
+
+    for (size_t i = 0; i < TDRV_ARRAY_LEN(types); i++) {
+        const char *t = types[i].type;
+        int ok;
+
+        if (strcmp(types[i].name, name))
+            continue;
+        if (cJSON_IsNull(v))
+            return NULL;
+        ok = !strcmp(t, "boolean")  ? cJSON_IsBool(v)
+             : !strcmp(t, "string") ? cJSON_IsString(v)
+             : !strcmp(t, "integer")
+                 ? cJSON_IsNumber(v) && tdrv_double_to_i64(v->valuedouble, &n) == 0 && n >= 0
+             : !strcmp(t, "object")          ? cJSON_IsObject(v)
+             : !strcmp(t, "list of strings") ? strarr(v)
+                                             : cJSON_IsObject(v) || cJSON_IsArray(v);
+        return ok ? NULL : t;
+    }
+    return NULL;
+}
+
 static int check_options(const cJSON *cfg, int drv, const char *dname, struct tdrv_err *err)
 {
     for (const cJSON *c = cfg ? cfg->child : NULL; c; c = c->next) {
@@ -410,6 +476,8 @@ static int check_options(const cJSON *cfg, int drv, const char *dname, struct td
                 break;
         if (i == TDRV_ARRAY_LEN(options))
             return bad(err, "config: unknown option '%s' for driver '%s'", c->string, dname);
+        if (options[i].kind != O_USED && other_type(c->string, c))
+            return bad(err, "config.%s: expected %s", c->string, other_type(c->string, c));
         if (options[i].kind == O_UNSUP && truthy(c))
             return bad(err, "config.%s: not supported by the oci backend", c->string);
     }
@@ -497,11 +565,11 @@ static int parse_logging(const cJSON *cfg, struct tdrv_task_opts *o, struct tdrv
     if (get_map(lg, "config", &conf, err) < 0)
         return tdrv_err_wrap(err, "config.logging");
     for (const cJSON *c = conf ? conf->child : NULL; c; c = c->next) {
-        char v[64];
+        cleanup_free char *v = scalar_text(c);
         uint64_t n;
         struct tdrv_err e = {0};
 
-        if (scalar_text(c, v, sizeof(v)) < 0)
+        if (!v)
             return bad(err, "config.logging.config.%s: expected string", c->string);
         if (!strcmp(c->string, "max-size")) {
             if (parse_units(v, &n) < 0 || n < 4096)
@@ -552,7 +620,9 @@ int tdrv_task_opts_parse(const cJSON *doc, const struct tdrv_config *cfg, struct
         if (tdrv_duration_parse(kt->valuestring, &o->kill_timeout_ns, err) < 0)
             return tdrv_err_wrap(err, "request.kill_timeout");
     } else if (kt && cJSON_IsNumber(kt)) { /* Nomad API jobs carry nanoseconds */
-        o->kill_timeout_ns = (int64_t)kt->valuedouble;
+        if (tdrv_double_to_i64(kt->valuedouble, &o->kill_timeout_ns) < 0)
+            return bad(err, "request.kill_timeout: expected duration (an integer of "
+                            "nanoseconds)");
     } else if (kt) {
         return bad(err, "request.kill_timeout: expected duration");
     }
@@ -957,9 +1027,13 @@ static int seccomp_file(const char *path, const char *arch, cJSON **out, struct 
     cJSON *s;
     const cJSON *v;
 
+    struct stat st;
+
     if (access(path, R_OK) < 0) /* before tdrv_doc_read_file, which mishandles it */
         return tdrv_err_setw(err, errno == ENOENT ? TDRV_E_NOINPUT : TDRV_E_IO, "not_found", errno,
                              "unable to open '%s'", path);
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) /* a directory is a bad option, not I/O */
+        return bad(err, "seccomp profile '%s': not a regular file", path);
     if (tdrv_doc_read_file(path, TDRV_MAX_REQUEST, &doc, err) < 0)
         return tdrv_err_wrap(err, "seccomp profile");
     if (!cJSON_IsObject(doc) || !cJSON_IsString(tdrv_json_at(doc, "defaultAction")))
@@ -1556,13 +1630,14 @@ static int res_bytes(const cJSON *res, const char *key, uint64_t *bytes, int *se
     if (cJSON_IsString(v)) {
         if (tdrv_quantity_parse_bytes(v->valuestring, bytes, err) < 0)
             return tdrv_err_wrap(err, "request.resources.%s", key);
-    } else if (cJSON_IsNumber(v) && v->valuedouble == -1) {
-        *bytes = UINT64_MAX; /* memory_max = -1: no limit */
+    } else if (cJSON_IsNumber(v) && v->valuedouble == -1 && !strcmp(key, "memory_max")) {
+        *bytes = UINT64_MAX; /* memory_max = -1: no limit (memory = -1 is an error) */
     } else {
         int64_t n;
 
         if (tdrv_json_i64(res, key, TDRV_REQUIRED, 0, INT64_MAX / (int64_t)MIB, &n, err) < 0)
-            return -1;
+            return bad(err, "request.resources.%s: expected MiB (0..%lld) or a quantity", key,
+                       (long long)(INT64_MAX / (int64_t)MIB));
         *bytes = (uint64_t)n * MIB;
     }
     *set = 1;
@@ -1702,9 +1777,11 @@ static int map_resources(const struct tdrv_spec_in *in, const cJSON *conf, int d
         }
         if (limit && limit < 4 * MIB) {
             cJSON_Delete(memo);
-            return bad(err,
-                       "request.resources.memory: limit of %llu bytes is too low (minimum "
-                       "4 MiB)",
+            /* name what set the limit: the driver's hard limit, memory_max or memory */
+            return bad(err, "%s: limit of %llu bytes is too low (minimum 4 MiB)",
+                       hard && limit == (uint64_t)hard * MIB ? "config.memory_hard_limit"
+                       : max_set && limit == mmax            ? "request.resources.memory_max"
+                                                             : "request.resources.memory",
                        (unsigned long long)limit);
         }
         if (limit) {
@@ -1772,6 +1849,8 @@ static int map_args(const struct tdrv_spec_in *in, const struct interp_ctx *ix, 
         tdrv_json_strarr(conf, "args", TDRV_OPTIONAL, &args, err) < 0 ||
         tdrv_json_strarr(conf, "entrypoint", TDRV_OPTIONAL, &ep, err) < 0)
         return tdrv_err_wrap(err, "config");
+    if (ep && !ep->child)
+        ep = NULL; /* entrypoint = []: the image's, as the drivers (len(Entrypoint) > 0) */
     if (command) {
         if (!*command)
             return bad(err, "config.command: empty");
@@ -1804,7 +1883,7 @@ static int map_args(const struct tdrv_spec_in *in, const struct interp_ctx *ix, 
         append_all(a, iep);
         if (cmd)
             tdrv_json_append(a, tdrv_json_xstr(cmd));
-        else if (!xargs)
+        else if (!xargs || !xargs->child) /* args = [] is no args, as the drivers do */
             append_all(a, icmd);
     }
     append_all(a, xargs);
@@ -1851,7 +1930,7 @@ static int map_ulimits(const cJSON *conf, cJSON *rl, struct tdrv_err *err)
     if (get_map(conf, "ulimit", &m, err) < 0)
         return -1;
     for (const cJSON *c = m ? m->child : NULL; c; c = c->next) {
-        char v[128];
+        cleanup_free char *v = NULL;
         char *colon;
         uint64_t soft;
         uint64_t hard;
@@ -1862,8 +1941,10 @@ static int map_ulimits(const cJSON *conf, cJSON *rl, struct tdrv_err *err)
             ;
         if (!*k)
             return bad(err, "config.ulimit: unknown limit '%s'", c->string);
-        if (scalar_text(c, v, sizeof(v)) < 0 || !v[0])
-            return bad(err, "config.ulimit.%s: Malformed ulimit specification '%s'", c->string, v);
+        v = scalar_text(c);
+        if (!v || !v[0])
+            return bad(err, "config.ulimit.%s: Malformed ulimit specification '%s'", c->string,
+                       v ? v : "");
         colon = strchr(v, ':');
         if (colon)
             *colon++ = '\0';
@@ -1974,10 +2055,10 @@ static int nomad_env(const struct tdrv_spec_in *in, const struct res_out *ro, in
     if (meta && !cJSON_IsObject(meta))
         return bad(err, "request.meta: expected object");
     for (const cJSON *m = meta ? meta->child : NULL; m; m = m->next) {
-        char mv[4096];
+        cleanup_free char *mv = scalar_text(m);
         char *k;
 
-        if (scalar_text(m, mv, sizeof(mv)) < 0)
+        if (!mv)
             return bad(err, "request.meta.%s: expected string", m->string);
         k = tdrv_xasprintf("NOMAD_META_%s", m->string);
         env_set(env, k, mv);
@@ -2402,22 +2483,21 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
         cleanup_json cJSON *scope = tdrv_json_xdup(nenv);
 
         for (const cJSON *c = tenv ? tenv->child : NULL; c; c = c->next) {
-            char v[8192];
+            cleanup_free char *v = scalar_text(c);
 
-            if (scalar_text(c, v, sizeof(v)) < 0)
+            if (!v)
                 return bad(err, "request.env.%s: expected string", c->string);
             if (!env_get(scope, c->string, strlen(c->string)))
                 env_set(scope, c->string, v);
         }
         interp_env(&ix, scope);
         for (const cJSON *c = tenv ? tenv->child : NULL; c; c = c->next) {
-            char v[8192];
+            cleanup_free char *v = scalar_text(c); /* a scalar: checked above */
             char *x;
 
             if (!*c->string || strchr(c->string, '='))
                 return bad(err, "request.env: invalid variable name '%s'", c->string);
-            scalar_text(c, v, sizeof(v));
-            x = interp(&ix, v);
+            x = interp(&ix, v ? v : "");
             env_set(env, c->string, x);
             free(x);
         }
@@ -2669,9 +2749,9 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
 
         tdrv_json_add(linux_, "sysctl", s);
         for (const cJSON *c = sysctl->child; c; c = c->next) {
-            char v[1024];
+            cleanup_free char *v = scalar_text(c);
 
-            if (scalar_text(c, v, sizeof(v)) < 0)
+            if (!v)
                 return bad(err, "config.sysctl.%s: expected string", c->string);
             if (host_net && !strncmp(c->string, "net.", 4))
                 return bad(err,
@@ -2690,13 +2770,15 @@ int tdrv_spec_build(const struct tdrv_spec_in *in, cJSON **out, struct tdrv_task
     if (get_map(conf, "labels", &labels, err) < 0)
         return -1;
     for (const cJSON *c = labels ? labels->child : NULL; c; c = c->next) {
-        char v[4096];
+        cleanup_free char *v = scalar_text(c);
         char *x;
 
-        if (scalar_text(c, v, sizeof(v)) < 0)
+        if (!v)
             return bad(err, "config.labels.%s: expected string", c->string);
         x = interp(&ix, v);
-        tdrv_json_set(ann, c->string, tdrv_json_xstr(x));
+        /* ann is empty before the labels and their keys are unique (checked when parsed):
+         * added, not set, so that many labels cost no n^2 lookups */
+        tdrv_json_add(ann, c->string, tdrv_json_xstr(x));
         free(x);
     }
     tdrv_json_set(ann, "io.tdrv.alloc_id", tdrv_json_xstr(in->alloc_id));

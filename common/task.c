@@ -375,6 +375,130 @@ static int passthrough(cJSON **doc, struct tdrv_err *err)
     return -1;
 }
 
+/* ---- limits every tool applies to a task document (docs/task-document.md, "Limits") ---- */
+
+/* Options whose strings are text a process or a label carries: control characters and long
+ * strings are theirs to have. */
+static int free_text(const char *opt)
+{
+    static const char *const names[] = {"command", "args", "entrypoint", "labels", NULL};
+
+    for (const char *const *n = names; *n; n++)
+        if (!strcmp(opt, *n))
+            return 1;
+    return 0;
+}
+
+static int has_ctl(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 1;
+    return 0;
+}
+
+static int limit_err(struct tdrv_err *err, const char *path, const char *what)
+{
+    return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0, "%s: %s", path, what);
+}
+
+/* One value at path (text: control characters and long strings allowed; items: the cap on
+ * arrays and objects applies). */
+static int check_value(const cJSON *v, const char *path, int text, int depth, struct tdrv_err *err)
+{
+    size_t n = 0;
+
+    if (cJSON_IsString(v)) {
+        if (!text && strlen(v->valuestring) > TDRV_MAX_OPTION_BYTES)
+            return limit_err(err, path,
+                             "string longer than " TDRV_STR(TDRV_MAX_OPTION_BYTES) " bytes");
+        if (!text && has_ctl(v->valuestring))
+            return limit_err(err, path, "control character in a string");
+        return 0;
+    }
+    if (!cJSON_IsArray(v) && !cJSON_IsObject(v))
+        return 0;
+    for (const cJSON *c = v->child; c; c = c->next)
+        n++;
+    if (depth == 0 && n > TDRV_MAX_ITEMS)
+        return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0, "%s: %zu items (at most %d)",
+                             path, n, TDRV_MAX_ITEMS);
+    n = 0;
+    for (const cJSON *c = v->child; c; c = c->next, n++) {
+        char sub[320];
+
+        if (c->string && strlen(c->string) > TDRV_MAX_OPTION_BYTES)
+            return limit_err(err, path,
+                             "key longer than " TDRV_STR(TDRV_MAX_OPTION_BYTES) " bytes");
+        if (c->string && has_ctl(c->string))
+            return limit_err(err, path, "control character in a key");
+        if (c->string)
+            snprintf(sub, sizeof(sub), "%s.%.200s", path, c->string);
+        else
+            snprintf(sub, sizeof(sub), "%s[%zu]", path, n);
+        if (check_value(c, sub, text, depth + 1, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int tdrv_task_check_limits(const cJSON *doc, struct tdrv_err *err)
+{
+    static const char *const names[] = {"alloc_id", "task",        "group",        "job", "driver",
+                                        "user",     "kill_signal", "kill_timeout", NULL};
+    static const char *const objects[] = {"config", "env", "meta", "resources", "network", NULL};
+    const cJSON *conf = cJSON_GetObjectItemCaseSensitive(doc, "config");
+    const cJSON *net = cJSON_GetObjectItemCaseSensitive(doc, "network");
+    const cJSON *lists[] = {cJSON_GetObjectItemCaseSensitive(doc, "ports"),
+                            cJSON_IsObject(net) ? cJSON_GetObjectItemCaseSensitive(net, "ports")
+                                                : NULL};
+
+    /* the shapes every tool relies on (a field of another shape would be read as absent) */
+    for (const char *const *n = objects; *n; n++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, *n);
+
+        if (v && !cJSON_IsNull(v) && !cJSON_IsObject(v))
+            return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0,
+                                 "request.%s: expected object", *n);
+    }
+    for (size_t i = 0; i < 2; i++) {
+        const char *what = i ? "request.network.ports" : "request.ports";
+
+        if (!lists[i] || cJSON_IsNull(lists[i]))
+            continue;
+        if (!cJSON_IsArray(lists[i]))
+            return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0, "%s: expected list", what);
+        for (const cJSON *c = lists[i]->child; c; c = c->next)
+            if (!cJSON_IsObject(c))
+                return tdrv_err_setw(err, TDRV_E_DATA, "invalid_config", 0,
+                                     "%s: expected a list of objects", what);
+    }
+    for (const char *const *n = names; *n; n++) {
+        char path[64];
+
+        snprintf(path, sizeof(path), "request.%s", *n);
+        if (check_value(cJSON_GetObjectItemCaseSensitive(doc, *n), path, 0, 0, err) < 0)
+            return -1;
+    }
+    if (cJSON_IsObject(conf))
+        for (const cJSON *c = conf->child; c; c = c->next) {
+            char path[320];
+
+            snprintf(path, sizeof(path), "config.%.200s", c->string);
+            if (check_value(c, path, free_text(c->string), 0, err) < 0)
+                return -1;
+        }
+    /* env and meta values are text; their keys and sizes are not */
+    if (check_value(cJSON_GetObjectItemCaseSensitive(doc, "env"), "request.env", 1, 0, err) < 0 ||
+        check_value(cJSON_GetObjectItemCaseSensitive(doc, "meta"), "request.meta", 1, 0, err) < 0 ||
+        check_value(cJSON_GetObjectItemCaseSensitive(doc, "ports"), "request.ports", 0, 0, err) <
+            0 ||
+        (cJSON_IsObject(net) && check_value(cJSON_GetObjectItemCaseSensitive(net, "ports"),
+                                            "request.network.ports", 0, 0, err) < 0))
+        return -1;
+    return 0;
+}
+
 int tdrv_task_read(int fd, const char *select, cJSON **doc, struct tdrv_err *err)
 {
     cleanup_json cJSON *in = NULL;
@@ -389,8 +513,18 @@ int tdrv_task_read(int fd, const char *select, cJSON **doc, struct tdrv_err *err
         *doc = steal_ptr(&in);
         return passthrough(doc, err);
     }
-    if (cJSON_GetObjectItemCaseSensitive(in, "Job"))
-        return tdrv_task_from_job(in, select, doc, err);
+    if (cJSON_GetObjectItemCaseSensitive(in, "Job")) {
+        if (tdrv_task_from_job(in, select, doc, err) < 0)
+            return -1;
+        if (tdrv_task_check_limits(*doc, err) < 0) {
+            cJSON_Delete(*doc);
+            *doc = NULL;
+            return -1;
+        }
+        return 0;
+    }
+    if (tdrv_task_check_limits(in, err) < 0)
+        return -1;
     if (select) {
         const cJSON *g = cJSON_GetObjectItemCaseSensitive(in, "group");
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(in, "task");

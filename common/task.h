@@ -20,6 +20,18 @@
  */
 int tdrv_task_read(int fd, const char *select, cJSON **doc, struct tdrv_err *err);
 
+/* What any task document may hold (65 invalid_config naming the field otherwise): at most
+ * TDRV_MAX_ITEMS items in each driver option's array or object, in env, meta, ports and
+ * network.ports; no control character and at most TDRV_MAX_OPTION_BYTES bytes in any string
+ * or key of the driver options (except the free text of command, args, entrypoint and labels
+ * values), nor in alloc_id, task, group, job, driver, user, kill_signal, kill_timeout; env
+ * and meta values are free text. tdrv_task_read applies it. */
+#define TDRV_MAX_ITEMS 4096
+#define TDRV_MAX_OPTION_BYTES 65536
+#define TDRV_STR_(x) #x
+#define TDRV_STR(x) TDRV_STR_(x)
+int tdrv_task_check_limits(const cJSON *doc, struct tdrv_err *err);
+
 /* Turn a parsed Nomad API job document into a task document (see tdrv_task_read). */
 int tdrv_task_from_job(const cJSON *job_doc, const char *select, cJSON **out, struct tdrv_err *err);
 

@@ -45,7 +45,6 @@ setup() {
     mkdir -p "$TDRV_ROOT/cni"
     conflist "$NET_NAME" >"$TDRV_ROOT/cni/tdrv.conflist"
     tdrv-pull --load "$LAYOUT" docker.io/library/busybox:latest >/dev/null
-    CHAINS_BEFORE=$(cni_chains)
 }
 
 teardown() {
@@ -76,9 +75,25 @@ conflist() {
         {type: "portmap", capabilities: {portMappings: true}, snat: true}]}'
 }
 
-# Per-container chains CNI plugins make (ipMasq CNI-<hash>, portmap CNI-DN-<hash>).
-cni_chains() {
-    iptables-save -t nat | grep -cE '^:CNI-(DN-)?[0-9a-f]{24} ' || true
+# The per-container nat chains the CNI plugins make for container ID on this run's network,
+# named as the plugins name them (utils.FormatChainName: "CNI-" + prefix + the hex SHA-512 of
+# network name + container id, cut to 28 characters): the bridge plugin's ipMasq chain
+# CNI-<hash> and portmap's CNI-DN-<hash>. Other test files' containers have other names, so
+# these are this test's own, whatever runs at the same time.
+cni_chains_of() {
+    local h
+    h=$(printf '%s%s' "$NET_NAME" "$1" | sha512sum | cut -c1-24)
+    echo "CNI-$h"
+    echo "CNI-DN-${h:0:21}"
+}
+
+# The nat chains of those that exist now, one a line.
+cni_chains_present() {
+    local c
+    for c in $(cni_chains_of "$1"); do
+        iptables-save -t nat | grep -q -- "^:$c " && echo "$c"
+    done
+    return 0
 }
 
 # task NAME SCRIPT [EXTRA-JSON]: busybox running `sh -c SCRIPT`; EXTRA merged in (jq *).
@@ -115,7 +130,13 @@ assert_clean() {
     for id in "$@"; do
         if iptables-save | grep -F -- "$id" >&2; then echo "iptables rules of $id left" >&2; return 1; fi
     done
-    [ "$(cni_chains)" = "$CHAINS_BEFORE" ] || { echo "CNI chains left" >&2; return 1; }
+    for id in "$@"; do
+        [ -z "$(cni_chains_present "$id")" ] || { echo "CNI chains of $id left" >&2; return 1; }
+    done
+    # any rule naming this run's network (the plugins' comments), whatever its container id
+    if iptables-save | grep -F -- "$NET_NAME" >&2; then
+        echo "iptables rules of network $NET_NAME left" >&2; return 1
+    fi
     # rules naming an address of this run's subnet (the firewall plugin's carry no id)
     if iptables-save | grep -E -- "-[sd] ${SUBNET_PREFIX//./\\.}[0-9]+/32" >&2; then
         echo "iptables rules for the subnet left" >&2; return 1
@@ -150,6 +171,8 @@ assert_clean() {
     # tcp and udp are both forwarded, and the IPAM lease is the container's
     iptables-save -t nat | grep -F -- "$cid" | grep -q -- '-p tcp'
     iptables-save -t nat | grep -F -- "$cid" | grep -q -- '-p udp'
+    # its own masquerade and DNAT chains (what assert_clean checks are gone afterwards)
+    [ "$(cni_chains_present "$cid" | wc -l)" -eq 2 ]
     [ -e "/var/lib/cni/networks/$NET_NAME/$ip" ]
     # CNI CHECK of the running network (without portmap: its CHECK of an IPv4-only container
     # looks for IPv6 rules in containernetworking-plugins 1.1, upstream issue #819)

@@ -1,6 +1,9 @@
 /* Task document reading: JSON and YAML, with the caps and refusals of the contract. */
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "json.h"
 #include "tap.h"
 
@@ -30,6 +33,16 @@ static const struct {
     {"? [a]\n: 1\n", 65, "malformed YAML at line 1, column 3: mapping keys must be scalars"},
     {"a:\n  <<: {b: 1}\n", 65, "malformed YAML at line 2, column 3: merge keys are not allowed"},
     {"just a string\n", 0, "\"just a string\""},
+    /* \u0000 would end cJSON's C string there and drop the rest: refused, naming where */
+    {"{\"a\":{\"b\":[\"x\",\"y\\u0000z\"]}}", 65,
+     "malformed JSON at byte 17: NUL character (\\u0000) in the string a.b[1]"},
+    {"{\"k\\u0000\":1}", 65,
+     "malformed JSON at byte 3: NUL character (\\u0000) in a key of the document"},
+    {"{\"a\":{\"k\":1,\"k2\\u0000\":1}}", 65,
+     "malformed JSON at byte 15: NUL character (\\u0000) in a key of a"},
+    {"[\"\\u0000\"]", 65, "malformed JSON at byte 2: NUL character (\\u0000) in the string [0]"},
+    {"{\"a\":\"\\\\u0000\",\"b\":\"\\u0001\"}", 0, "{\"a\":\"\\\\u0000\",\"b\":\"\\u0001\"}"},
+    {"a: \"x\\0y\"\n", 65, "malformed YAML at line 1, column 4: NUL byte in scalar"},
 };
 
 static void test_i64(void)
@@ -118,5 +131,64 @@ void test_json(void)
         ok(tdrv_doc_parse(deepy, n, &doc, &err) < 0 && err.code == 65, "deep YAML refused (%s)",
            err.msg);
         cJSON_Delete(doc);
+    }
+    {
+        /* a big object: its duplicate key is found (sorted, not n^2), at any position */
+        struct tdrv_buf b;
+        struct tdrv_err err = {0};
+        cJSON *doc = NULL;
+
+        tdrv_buf_init(&b, 1u << 24);
+        tdrv_buf_addstr(&b, "{", &err);
+        for (int i = 0; i < 20000; i++) {
+            char kv[64];
+
+            snprintf(kv, sizeof(kv), "\"k%d\":%d,", i, i);
+            tdrv_buf_addstr(&b, kv, &err);
+        }
+        tdrv_buf_addstr(&b, "\"k7\":0}", &err);
+        ok(tdrv_json_parse(b.data, b.len, &doc, &err) < 0 && err.code == 65,
+           "a duplicate key among 20001 is refused");
+        CHECK_STR(err.msg, "malformed JSON: duplicate key 'k7'", "... and named");
+        cJSON_Delete(doc);
+        doc = NULL;
+        b.len -= 9; /* drop ,"k7":0} */
+        tdrv_buf_addstr(&b, "}", &err);
+        ok(tdrv_json_parse(b.data, b.len, &doc, &err) == 0 && cJSON_GetArraySize(doc) == 20000,
+           "20000 distinct keys parse");
+        cJSON_Delete(doc);
+        tdrv_buf_release(&b);
+    }
+    {
+        /* integers: 2^63 does not fit an int64_t (converting it would be undefined) */
+        static const struct {
+            const char *in;
+            int rc;
+            int64_t want;
+        } ints[] = {
+            {"{\"n\":9223372036854775807}", -1, 0}, /* a double: 2^63 */
+            {"{\"n\":9223372036854775808}", -1, 0},
+            {"{\"n\":1e20}", -1, 0},
+            {"{\"n\":-9223372036854775808}", 0, INT64_MIN},
+            {"{\"n\":-1e300}", -1, 0},
+            {"{\"n\":9007199254740992}", 0, 9007199254740992LL},
+        };
+
+        for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+            struct tdrv_err err = {0};
+            cJSON *doc = NULL;
+            int64_t v = 0;
+            int rc;
+
+            tdrv_json_parse(ints[i].in, strlen(ints[i].in), &doc, &err);
+            rc = tdrv_json_i64(doc, "n", TDRV_REQUIRED, INT64_MIN, INT64_MAX, &v, &err);
+            CHECK_INT(rc, ints[i].rc, "json_i64 %s", ints[i].in);
+            if (rc == 0)
+                ok(v == ints[i].want, "json_i64 %s value", ints[i].in);
+            else
+                ok(err.code == 65 && strstr(err.msg, "request.n: ") == err.msg, "json_i64 %s: %s",
+                   ints[i].in, err.msg);
+            cJSON_Delete(doc);
+        }
     }
 }
