@@ -1210,6 +1210,15 @@ static int env_file_open(const struct tdrv_spec_in *in, const char *path, struct
         return tdrv_err_setw(err, errno == ENOENT ? TDRV_E_NOINPUT : TDRV_E_IO,
                              errno == ENOENT ? "env_file_not_found" : "io_error", errno,
                              "config.set_env_file: unable to open '%s'", path);
+    {
+        struct stat st;
+
+        /* a directory or a device is a wrong value, not an I/O failure */
+        if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+            close(fd);
+            return bad(err, "config.set_env_file: '%s' is not a regular file", path);
+        }
+    }
     return fd;
 }
 
