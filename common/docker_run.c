@@ -1887,6 +1887,9 @@ int tdrv_docker_dispatch(const struct tdrv_run_req *rq, const struct tdrv_config
     o.follow = rq->follow;
     o.signo = rq->signal;
     o.exec_argv = rq->exec_argv;
+    if (rq->exec_tty > 0)
+        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0,
+                             "--exec --tty: the docker driver runs --exec without a terminal");
     rc = dispatch(rq, &o, doc, out, status, err);
     if (*out && *out == named)
         named = NULL; /* the answer is the document itself: the caller owns it now */

@@ -49,6 +49,15 @@ int tdrv_pull_manifest_config(const struct tdrv_manifest *man, const char **dige
 int tdrv_pull_manifest_layers(const struct tdrv_manifest *man, const cJSON *config,
                               struct tdrv_layer_desc **descs, size_t *count, struct tdrv_err *err);
 
+/* tdrv-pull's command line: --parse REF, or the options of a pull; 64 (usage) for the rest. */
+struct tdrv_tool;
+struct tdrv_pull_args {
+    const char *parse;
+    struct tdrv_pull_opts pull;
+};
+int tdrv_pull_parse_args(const struct tdrv_tool *tool, int argc, char **argv,
+                         struct tdrv_pull_args *o, struct tdrv_err *err);
+
 /* Fetch the image a task document names and add its `image` object; *res is the document. */
 int tdrv_pull(cJSON *req, const struct tdrv_pull_opts *opt, cJSON **res, struct tdrv_err *err);
 

@@ -1664,7 +1664,18 @@ static int op_signal(struct task *t, int sig, cJSON *doc, cJSON **out, struct td
     return 0;
 }
 
-static int op_exec(struct task *t, char **argv, int *status, struct tdrv_err *err)
+/* A controlling terminal: where runc looks when none of stdin, stdout, stderr is one. */
+static int has_ctty(void)
+{
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+    if (fd < 0)
+        return 0;
+    close(fd);
+    return 1;
+}
+
+static int op_exec(struct task *t, char **argv, int tty, int *status, struct tdrv_err *err)
 {
     const char *args[60];
     size_t n = 0;
@@ -1675,12 +1686,22 @@ static int op_exec(struct task *t, char **argv, int *status, struct tdrv_err *er
     if (lease_free(t->lease_path) != 0)
         return tdrv_err_setw(err, TDRV_E_NOINPUT, "task_not_running", 0, "task '%s' is not running",
                              t->name);
+    /* as `nomad alloc exec`: a terminal when ours is one, unless --tty or --no-tty says; runc
+     * then holds it (raw mode, window size) as it holds a foreground `runc run`'s */
+    if (tty == 0)
+        tty = isatty(0) ? 1 : -1;
+    if (tty > 0 && tdrv_console_term(-1) < 0 && !has_ctty())
+        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0,
+                             "--tty: no terminal to attach (stdin, stdout and stderr are not "
+                             "terminals, and there is no controlling terminal)");
     args[n++] = "exec";
+    if (tty > 0)
+        args[n++] = "--tty";
     args[n++] = t->cid;
     for (; argv && *argv && n < TDRV_ARRAY_LEN(args) - 1; argv++)
         args[n++] = *argv;
     args[n] = NULL;
-    if (n == 2)
+    if (n == 2 + (tty > 0))
         return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "--exec needs a command after --");
     if (runtime_cmd(t, args, 0, 1, 2, &st, err) < 0)
         return -1;
@@ -1975,7 +1996,7 @@ int tdrv_run(const struct tdrv_run_req *rq, const struct tdrv_config *cfg, cJSON
     case TDRV_RUN_SIGNAL:
         return op_signal(&t, rq->signal, doc, out, err);
     case TDRV_RUN_EXEC:
-        return op_exec(&t, rq->exec_argv, status, err);
+        return op_exec(&t, rq->exec_argv, rq->exec_tty, status, err);
     case TDRV_RUN_INSPECT:
         return op_inspect(&t, doc, out, err);
     case TDRV_RUN_STATS:

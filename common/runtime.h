@@ -34,10 +34,16 @@ struct tdrv_run_req {
     int signal;           /* --signal */
     int follow;           /* --logs --follow */
     char **exec_argv;     /* --exec -- CMD... (NULL-terminated) */
+    int exec_tty;         /* --exec: 1 --tty, -1 --no-tty, 0 a terminal when stdin is one */
     int result_fd;        /* where the foreground result document goes (-1: stdout) */
     /* --stdin: an interactive task's input, already opened on fd 0 */
     const char *stdin_path;
 };
+
+/* tdrv-run's options and operands into *rq; 64 (usage) for what does not fit. */
+struct tdrv_tool;
+int tdrv_run_parse_args(const struct tdrv_tool *tool, int argc, char **argv,
+                        struct tdrv_run_req *rq, struct tdrv_err *err);
 
 /*
  * Run one request. `doc` is the task (or handle) document, NULL for --list or when

@@ -17,7 +17,7 @@ _tdrv_run() {
         --alloc|--task|--result-fd) return ;;
     esac
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "--dry-run --detach --wait --stop --signal --exec --inspect --stats --logs --follow --list --alloc --task --result-fd --stdin --verbose --quiet --log-format --help --version -d -v -q -h -V" -- "$cur"))
+        COMPREPLY=($(compgen -W "--dry-run --detach --wait --stop --signal --exec --inspect --stats --logs --follow --tty --no-tty --list --alloc --task --result-fd --stdin --verbose --quiet --log-format --help --version -d -t -v -q -h -V" -- "$cur"))
     fi
 }
 complete -F _tdrv_run tdrv-run

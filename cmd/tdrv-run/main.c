@@ -1,5 +1,4 @@
 /* tdrv-run: run a task in a container with an OCI runtime, no daemon. */
-#include <getopt.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -30,6 +29,7 @@ static const char usage[] =
     "      --stop              stop it: kill_signal, then SIGKILL after kill_timeout\n"
     "      --signal SIG        send SIG (name or number) to the task\n"
     "      --exec              run CMD (after --) inside the running task\n"
+    "  -t, --tty | --no-tty    --exec on a terminal, or not (default: when stdin is one)\n"
     "      --inspect|--stats   state, pid, times, ports | cpu and memory usage\n"
     "      --logs [--follow]   print the task's logs (and follow until it ends)\n"
     "      --list              tdrv's tasks on this host\n"
@@ -56,78 +56,6 @@ static const char usage[] =
 
 static const struct tdrv_tool tool = {.name = "tdrv-run", .usage = usage};
 
-/* An action's option value is ACT(action); the other tool options follow. */
-#define ACT(a) (TDRV_OPT_TOOL_BASE + (a))
-enum {
-    OPT_FOLLOW = ACT(32),
-    OPT_ALLOC,
-    OPT_TASK,
-    OPT_RESULT_FD,
-    OPT_STDIN,
-};
-
-static int parse_opts(int argc, char **argv, struct tdrv_run_req *rq, struct tdrv_err *err)
-{
-    static const struct option longopts[] = {
-        TDRV_STD_LONGOPTS,
-        {"dry-run", no_argument, NULL, ACT(TDRV_RUN_DRY_RUN)},
-        {"detach", no_argument, NULL, ACT(TDRV_RUN_DETACH)},
-        {"wait", no_argument, NULL, ACT(TDRV_RUN_WAIT)},
-        {"stop", no_argument, NULL, ACT(TDRV_RUN_STOP)},
-        {"signal", required_argument, NULL, ACT(TDRV_RUN_SIGNAL)},
-        {"exec", no_argument, NULL, ACT(TDRV_RUN_EXEC)},
-        {"inspect", no_argument, NULL, ACT(TDRV_RUN_INSPECT)},
-        {"stats", no_argument, NULL, ACT(TDRV_RUN_STATS)},
-        {"logs", no_argument, NULL, ACT(TDRV_RUN_LOGS)},
-        {"list", no_argument, NULL, ACT(TDRV_RUN_LIST)},
-        {"follow", no_argument, NULL, OPT_FOLLOW},
-        {"alloc", required_argument, NULL, OPT_ALLOC},
-        {"task", required_argument, NULL, OPT_TASK},
-        {"result-fd", required_argument, NULL, OPT_RESULT_FD},
-        {"stdin", required_argument, NULL, OPT_STDIN},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    uint64_t fd;
-
-    tdrv_cli_init(&tool);
-    while ((c = getopt_long(argc, argv, TDRV_STD_OPTSTRING "d", longopts, NULL)) != -1) {
-        if (c == 'd')
-            c = ACT(TDRV_RUN_DETACH);
-        if (c > ACT(0) && c <= ACT(TDRV_RUN_LIST)) {
-            if (rq->action && (int)rq->action != c - ACT(0))
-                return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "conflicting actions");
-            rq->action = (enum tdrv_run_action)(c - ACT(0));
-        }
-        if (c == ACT(TDRV_RUN_SIGNAL) && !(rq->signal = tdrv_signal_parse(optarg)))
-            return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "unknown signal '%s'", optarg);
-        else if (c == OPT_FOLLOW)
-            rq->follow = 1;
-        else if (c == OPT_ALLOC)
-            rq->alloc_id = optarg;
-        else if (c == OPT_TASK)
-            rq->task = optarg;
-        else if (c == OPT_RESULT_FD && tdrv_parse_u64(optarg, 3, 1024, &fd, err) < 0)
-            return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "--result-fd: %s", err->msg);
-        else if (c == OPT_RESULT_FD)
-            rq->result_fd = (int)fd;
-        else if (c == OPT_STDIN)
-            rq->stdin_path = optarg;
-        else if ((c <= ACT(0) || c > ACT(TDRV_RUN_LIST)) && tdrv_cli_std(&tool, c, argv, err) < 0)
-            return -1;
-    }
-    if (rq->action == TDRV_RUN_EXEC)
-        rq->exec_argv = argv + optind;
-    else if (optind < argc)
-        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "unexpected argument '%s'",
-                             argv[optind]);
-    if (rq->follow && rq->action != TDRV_RUN_LOGS)
-        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "--follow needs --logs");
-    if (rq->stdin_path && rq->action != TDRV_RUN_FOREGROUND && rq->action != TDRV_RUN_DETACH)
-        return tdrv_err_setw(err, TDRV_E_USAGE, "usage", 0, "--stdin needs a run (or --detach)");
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     struct tdrv_err err = {0};
@@ -141,7 +69,7 @@ int main(int argc, char **argv)
     int by_flags;
 
     tdrv_config_init(&cfg);
-    rc = parse_opts(argc, argv, &rq, &err);
+    rc = tdrv_run_parse_args(&tool, argc, argv, &rq, &err);
     by_flags = rq.alloc_id != NULL || rq.action == TDRV_RUN_LIST;
     if (rc == 0)
         rc = tdrv_config_load(&cfg, NULL, &err);

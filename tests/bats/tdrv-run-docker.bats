@@ -347,6 +347,8 @@ EOF
     run --separate-stderr -7 "$TDRV_RUN_DOCKER" --exec -- sh -c 'echo in-$NOMAD_TASK_NAME; echo e >&2; exit 7' <<<"$h"
     assert_line in-web
     assert_equal "$stderr" "e"
+    run --separate-stderr -64 "$TDRV_RUN_DOCKER" --exec --tty -- true <<<"$h"
+    [[ "$stderr" == *"the docker driver runs --exec without a terminal"* ]]
     run --separate-stderr "$TDRV_RUN_DOCKER" --signal SIGUSR2 <<<"$h"
     assert_success
     run --separate-stderr "$TDRV_RUN_DOCKER" --list

@@ -180,3 +180,29 @@ crlf() { tr -d '\r' <<<"$1"; }
     assert_output $'has-tty\r\nstderr-tty\r'
     jq -e '.result.exit_code == 0' "$T/r.json"
 }
+
+@test "--exec at a terminal: the command gets its own terminal of our size, typed keys reach it, the status passes" {
+    task d 'sleep 300' >"$T/d.json"
+    tdrv-run --detach <"$T/d.json" >"$T/h.json"
+    run --separate-stderr -9 "$PTYRUN" --size 25x90 --expect '# ' --send 'tty; echo "sum $((40+2))"\n' \
+        --expect 'sum 42' --resize 31x101 --send 'stty size; exit 9\n' -- \
+        "tdrv-run --exec --alloc '$ALLOC' --task d -- sh"
+    out=$(crlf "$output")
+    grep -qE '^/dev/pts/[0-9]+$' <<<"$out"
+    grep -qx "sum 42" <<<"$out"
+    grep -qx "31 101" <<<"$out"
+    # runc held our terminal raw while attached, and restored it
+    [ "${stderr_lines[-1]}" = "termios: restored" ]
+    # --no-tty at a terminal: pipes
+    run --separate-stderr -3 "$PTYRUN" -- \
+        "tdrv-run --exec --no-tty --alloc '$ALLOC' --task d -- sh -c 'tty; exit 3'"
+    grep -qx "not a tty" <<<"$(crlf "$output")"
+    # not at a terminal: pipes, as before; --tty without any terminal is 64
+    run --separate-stderr -4 tdrv-run --exec --alloc "$ALLOC" --task d -- sh -c 'tty; exit 4' </dev/null
+    assert_output "not a tty"
+    run --separate-stderr -64 setsid -w tdrv-run --exec --tty --alloc "$ALLOC" --task d -- tty </dev/null
+    [[ "$stderr" == *"--tty: no terminal to attach"* ]]
+    run --separate-stderr -64 tdrv-run --tty <"$T/d.json"
+    [[ "$stderr" == *"--tty and --no-tty need --exec"* ]]
+    tdrv-run --stop <"$T/h.json" >/dev/null
+}
