@@ -10,13 +10,13 @@
 # Rounds of hyperfine with the order rotated (the host is shared: interleave, then take
 # medians), docker's runs after them; prints medians, p25-p75 and the ratios.
 # Usage: bench/runtime.sh BIN_DIR   (as root, with runc and hyperfine)
-# BENCH_RUNS (default 30) runs per command in all, in BENCH_ROUNDS (default 3) rounds;
+# BENCH_RUNS (default 120) runs per command in all, in BENCH_ROUNDS (default 12) rounds;
 # BENCH_DOCKER=0 skips docker.
 set -eu
 bin=$(cd "${1:?usage: bench/runtime.sh BIN_DIR}" && pwd)
 top=$(cd "$(dirname "$0")/.." && pwd)
-runs=${BENCH_RUNS:-30}
-rounds=${BENCH_ROUNDS:-3}
+runs=${BENCH_RUNS:-120}
+rounds=${BENCH_ROUNDS:-12}
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 77; }
 for c in runc hyperfine jq python3; do
     command -v "$c" >/dev/null || { echo "bench: $c not found (make deps)" >&2; exit 69; }
@@ -31,13 +31,26 @@ cleanup() {
     for l in "$work"/root/allocs/*/*/lease; do [ -e "$l" ] && flock -w 30 "$l" true; done
     [ "$own_dockerd" = 1 ] && tdrv_dockerd_stop
     mountpoint -q "$work/run" && umount -l "$work/run"
+    mountpoint -q "$work/root" && umount -l "$work/root"
     rm -rf "$work"
 }
 trap cleanup EXIT
 # The run-time state (TDRV_RUN: bundles, overlay upper dirs; runc's --root) on a tmpfs, as
-# /run is on a Debian host; the store and the allocation directories (TDRV_ROOT) on disk.
-mkdir -p "$work/run"
+# /run is on a Debian host; the store and the allocation directories (TDRV_ROOT) on disk:
+# a fresh ext4 with a journal (a loop image), as /var/lib is on a Debian install. A root
+# ext4 without a journal (some VMs') makes every file and directory creation scan the inode
+# tables for recently deleted inodes, which a run that creates its allocation directory
+# pays for and a prepared bundle does not; BENCH_ROOT_LOOP=0 keeps TDRV_ROOT on the disk.
+mkdir -p "$work/run" "$work/root"
 mount -t tmpfs -o mode=0711 tdrv-bench "$work/run"
+if [ "${BENCH_ROOT_LOOP:-1}" = 1 ] && command -v mkfs.ext4 >/dev/null; then
+    truncate -s 512M "$work/root.img"
+    if mkfs.ext4 -q -F "$work/root.img" && mount -o loop "$work/root.img" "$work/root"; then
+        echo "TDRV_ROOT: a journaled ext4 (loop)"
+    else
+        echo "TDRV_ROOT: $(findmnt -no FSTYPE -T "$work") on disk (no loop device)"
+    fi
+fi
 export TDRV_ROOT=$work/root TDRV_RUN=$work/run TDRV_CONFIG=$work/config.yaml
 : >"$TDRV_CONFIG"
 
@@ -50,7 +63,7 @@ echo '{"task":"t","config":{"image":"busybox","command":"true"}}' >"$work/task.j
 
 # runc (runc spec): a bundle prepared once (flattened rootfs, runc's default spec running true)
 mkdir -p "$work/bundle"
-"$bin/tdrv-pull" --rootfs "$work/bundle/rootfs" docker.io/library/busybox:latest >/dev/null
+"$bin/tdrv-pull" --pull-policy never --rootfs "$work/bundle/rootfs" docker.io/library/busybox:latest >/dev/null
 (cd "$work/bundle" && runc spec)
 jq '.process.args = ["true"] | .process.terminal = false' "$work/bundle/config.json" >"$work/c.json"
 mv "$work/c.json" "$work/bundle/config.json"

@@ -41,7 +41,7 @@ umoci unpack --image "$work/layout:bench/unpack:latest" "$work/umoci" >/dev/null
 t1=$(now)
 "$bin/tdrv-pull" --root "$work/store" --load "$work/layout" bench/unpack >/dev/null
 t2=$(now)
-"$bin/tdrv-pull" --root "$work/store" --rootfs "$work/tdrv" bench/unpack >/dev/null
+"$bin/tdrv-pull" --root "$work/store" --pull-policy never --rootfs "$work/tdrv" bench/unpack >/dev/null
 t3=$(now)
 
 awk -v b="$bytes" -v u="$(echo "$t1 - $t0" | bc)" -v l="$(echo "$t2 - $t1" | bc)" \

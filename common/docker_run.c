@@ -1110,6 +1110,14 @@ static int supervise(const struct tdrv_docker *d, const struct tdrv_config *cfg,
         }
         tdrv_err_wrap(err, "lost the Docker Engine while waiting for container '%s'", p->name);
         rc = -1;
+        if (err->code == TDRV_E_UNAVAILABLE) { /* not "running" any more as far as we know */
+            struct tdrv_err e4 = {0};
+
+            tdrv_json_set(state, "state", tdrv_json_xstr("lost"));
+            tdrv_json_set(state, "error", tdrv_json_xstr(err->msg));
+            if (write_state(p->state, state, &e4) < 0)
+                tdrv_warn("%s", e4.msg);
+        }
     }
     if (have_log)
         pthread_join(log_tid, NULL);

@@ -1623,6 +1623,8 @@ static int cmd_opts(const cJSON *cfg, const struct interp *ip, cJSON *config, st
     if (s && *s) {
         cleanup_free char *w = interp(ip, s);
 
+        if (w[0] != '/') /* the Engine refuses it only when the container is created */
+            return bad(err, "config.work_dir: '%s' must be an absolute path", w);
         tdrv_json_add_str(config, "WorkingDir", w);
     }
     s = NULL;

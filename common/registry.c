@@ -939,6 +939,10 @@ int tdrv_registry_blob_get(struct tdrv_registry *r, const char *digest, uint64_t
 
 enum { X_PENDING, X_ACTIVE, X_DONE };
 
+/* A blob attempt that fetched this much before it broke does not use up a retry: a long
+ * download over a flaky link gets through, one that stalls still ends (image_pull_timeout). */
+#define PROGRESS_RESETS_RETRIES (64u << 10)
+
 struct xfer {
     struct tdrv_registry *r;
     struct tdrv_blob_job *job;
@@ -1192,6 +1196,8 @@ static int x_finish(struct xfer *x, CURLcode c, struct progress *pg)
     }
     if (c != CURLE_OK && (c == CURLE_OPERATION_TIMEDOUT || !transient_curl(c)))
         return curl_fail(r, c, x->url, &x->err);
+    if (x->got >= x->start_off + PROGRESS_RESETS_RETRIES)
+        x->attempts = 0; /* this attempt moved on: the retries count again from here */
     if (x->attempts >= r->o.retries ||
         !retry_in_time(r, x->url, tdrv_registry_backoff_ms(x->attempts, x->retry_after))) {
         if (c != CURLE_OK)

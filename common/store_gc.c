@@ -466,6 +466,39 @@ static int remove_entry(struct tdrv_store *s, const char *rel, int dir, struct t
     return 0;
 }
 
+/*
+ * Unreferenced, but written within unused_ns (st_ctime: when we wrote it, whatever times a
+ * layer's tar gave it): a pull that failed half-way may come back for it, so it stays as long
+ * as an unused image would.
+ */
+static int fresh(const struct stat *st, int64_t unused_ns, int64_t now_s)
+{
+    return now_s - (int64_t)st->st_ctim.tv_sec < unused_ns / 1000000000LL;
+}
+
+/* images/index.json.tmp-*: an index write killed before its rename. Writers hold locks/store. */
+static int sweep_index_tmp(struct tdrv_store *s, int dry, cJSON *removed, struct tdrv_err *err)
+{
+    cleanup_json cJSON *names = list_dir(s, "images");
+    cleanup_close int lock = -1;
+    const cJSON *it;
+
+    cJSON_ArrayForEach(it, names)
+    {
+        cleanup_free char *rel = NULL;
+
+        if (strncmp(it->valuestring, "index.json.tmp-", 15))
+            continue;
+        if (lock < 0 && tdrv_lock_at(s->root_fd, "locks/store", &lock, err) < 0)
+            return -1;
+        rel = tdrv_xasprintf("images/%s", it->valuestring);
+        removed_add(removed, "temporary", it->valuestring, -1);
+        if (!dry && remove_entry(s, rel, 0, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int tdrv_store_sweep(struct tdrv_store *s, int64_t unused_ns, int64_t now_s, int dry,
                      const cJSON *gone, cJSON *removed, int *busy, struct tdrv_err *err)
 {
@@ -541,12 +574,14 @@ int tdrv_store_sweep(struct tdrv_store *s, int64_t unused_ns, int64_t now_s, int
             cleanup_free char *rel = tdrv_xasprintf("%s/%s", dir, it->valuestring);
             struct stat st;
 
+            int tmp = strstr(it->valuestring, ".tmp-") != NULL;
+
             if (cJSON_GetObjectItemCaseSensitive(blobs, dg))
                 continue;
-            if (fstatat(s->root_fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            if (fstatat(s->root_fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                (!tmp && fresh(&st, unused_ns, now_s)))
                 continue;
-            removed_add(removed, strstr(it->valuestring, ".tmp-") ? "temporary" : "blob", dg,
-                        (double)st.st_size);
+            removed_add(removed, tmp ? "temporary" : "blob", dg, (double)st.st_size);
             if (!dry && remove_entry(s, rel, 0, err) < 0)
                 return -1;
         }
@@ -561,17 +596,23 @@ int tdrv_store_sweep(struct tdrv_store *s, int64_t unused_ns, int64_t now_s, int
             cleanup_free char *key = NULL;
             const char *dot = strchr(n, '.');
             int tmp = n[0] == '.' || strstr(n, ".tmp-");
+            struct stat st;
 
             key = dot && !tmp ? tdrv_xstrndup(n, (size_t)(dot - n)) : tdrv_xstrdup(n);
             if (!tmp && cJSON_GetObjectItemCaseSensitive(layers, key))
                 continue;
             if (!tmp && dot && strcmp(dot, ".json"))
                 continue; /* not a name the store makes: leave it */
+            if (!tmp && fstatat(s->root_fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                fresh(&st, unused_ns, now_s))
+                continue;
             removed_add(removed, tmp ? "temporary" : dot ? "layer_meta" : "layer", n, -1);
             if (!dry && remove_entry(s, rel, !dot || tmp, err) < 0)
                 return -1;
         }
     }
+    if (sweep_index_tmp(s, dry, removed, err) < 0)
+        return -1;
     {
         cleanup_json cJSON *names = list_dir(s, "ingest");
 

@@ -466,6 +466,36 @@ snapshot() {
     [ -e "$TDRV_ROOT/images/blobs/sha256/$(printf 0%.0s {1..64})" ]
 }
 
+@test "store: what a failed pull left (verified blobs) stays for image_delay; temporaries of a killed write go" {
+    bb=$(tdrv-pull --load "$LAYOUT" docker.io/library/busybox:latest | jq -r .image.manifest_digest)
+    # a blob no image references, as a pull that failed after fetching it leaves
+    blobs="$TDRV_ROOT/images/blobs/sha256"
+    printf 'a layer fetched by a pull that failed later' >"$BATS_TEST_TMPDIR/b"
+    hex=$(sha256sum "$BATS_TEST_TMPDIR/b" | cut -d' ' -f1)
+    cp "$BATS_TEST_TMPDIR/b" "$blobs/$hex"
+    # what a kill -9 of a blob write and of an index write leaves
+    printf 'half' >"$blobs/$hex.tmp-4242-1"
+    printf '{"schemaVersion":' >"$TDRV_ROOT/images/index.json.tmp-4242-2"
+    index=$(cat "$TDRV_ROOT/images/index.json")
+    run --separate-stderr tdrv-gc
+    assert_success
+    [ -e "$blobs/$hex" ]
+    jq -e --arg h "$hex" '[.removed[] | select(.id == "sha256:\($h)")] == []' <<<"$output"
+    jq -e --arg h "sha256:$hex.tmp-4242-1" '.removed[] | select(.kind == "temporary" and .id == $h)' <<<"$output"
+    jq -e '.removed[] | select(.kind == "temporary" and .id == "index.json.tmp-4242-2")' <<<"$output"
+    [ ! -e "$blobs/$hex.tmp-4242-1" ]
+    [ ! -e "$TDRV_ROOT/images/index.json.tmp-4242-2" ]
+    [ "$(cat "$TDRV_ROOT/images/index.json")" = "$index" ]
+    # within image_delay (3m) it stays, past it it goes
+    TDRV_GC_NOW=+2m run --separate-stderr tdrv-gc
+    [ -e "$blobs/$hex" ]
+    [ -e "$blobs/${bb#sha256:}" ]
+    TDRV_GC_NOW=+4m run --separate-stderr tdrv-gc
+    assert_success
+    jq -e --arg h "sha256:$hex" '.removed[] | select(.kind == "blob" and .id == $h)' <<<"$output"
+    [ ! -e "$blobs/$hex" ]
+}
+
 @test "oci: stale port leases of an allocation that never ran go after the grace" {
     needs_oci
     task "$A1" t "$LOOP" | tdrv-ports >/dev/null

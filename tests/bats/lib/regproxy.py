@@ -12,6 +12,9 @@ request, so a test changes the fault between two pulls; missing or {} = relay al
       blob (counted from the start of the blob, so a ranged request that starts at or
       past OFFSET gets its headers and no byte): the registry breaks there every time it
       is asked. "fin" closes the connection, "rst" resets it.
+  {"cut_every": {"sha256:<hex>": BYTES}, "how": "fin"|"rst"}
+      every GET of that blob is cut after BYTES of its body, wherever it starts: a
+      flaky link on which each attempt gets a little further.
   {"status": 500, "match": "/blobs/", "count": N, "retry_after": "2"}
       requests whose path holds MATCH get that status (N times, -1 = always), with a
       Retry-After header when given; then relay.
@@ -138,6 +141,9 @@ class H(BaseHTTPRequestHandler):
             pos = int(cr[6:].split("-", 1)[0])
         key = self.path.rsplit("/", 1)[-1]
         cut = r.get("cut", {}).get(key) if "/v2/" in self.path else None
+        every = r.get("cut_every", {}).get(key) if "/v2/" in self.path else None
+        if every is not None:
+            cut = pos + int(every)
         if "/blobs/" in self.path:
             log("get %s from %d" % (self.path, pos))
         tr = r.get("trickle") or {}
