@@ -84,7 +84,9 @@ setup_file() {
     echo "PROXY_PORT=$pport" >>"$d/env"
     local dport uport
     dport=$(tdrv_free_port 5100 5199)
-    python3 "$FX/fault_proxy.py" "$dport" "$ANON_PORT" dropall 100000 "$bl" >"$d/dropall.log" 2>&1 &
+    # each try of the big layer gets 20 kB: under the 64 KiB a try must move to count as
+    # progress (which gives the retries back), so the pull runs out of them
+    python3 "$FX/fault_proxy.py" "$dport" "$ANON_PORT" dropall 20000 "$bl" >"$d/dropall.log" 2>&1 &
     echo $! >>"$d/pids"
     wait_port "$dport"
     echo "DROPALL_PORT=$dport" >>"$d/env"
