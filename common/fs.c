@@ -3,11 +3,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "mem.h"
@@ -186,4 +189,182 @@ int tdrv_lock_at(int dirfd, const char *name, int *fd, struct tdrv_err *err)
     }
     *fd = steal_fd(&f);
     return 0;
+}
+
+#define WALK_MAX_LINKS 40
+
+/* Take the next component of *rest off it into comp; 0 at the end, -1 when too long. *more:
+ * components follow; *trail: a slash follows (the last component must be a directory). */
+static int next_comp(char *rest, char *comp, size_t size, int *more, int *trail)
+{
+    char *p = rest;
+    size_t len;
+    char *after;
+
+    while (*p == '/')
+        p++;
+    if (!*p)
+        return 0;
+    len = strcspn(p, "/");
+    if (len >= size)
+        return -1;
+    memcpy(comp, p, len);
+    comp[len] = '\0';
+    after = p + len;
+    *more = after[strspn(after, "/")] != '\0';
+    *trail = after[0] == '/';
+    memmove(rest, after, strlen(after) + 1);
+    return 1;
+}
+
+/* Is fd the root (rst)? ".." stops there. */
+static int at_root(int fd, const struct stat *rst)
+{
+    struct stat st;
+
+    return fstat(fd, &st) == 0 && st.st_dev == rst->st_dev && st.st_ino == rst->st_ino;
+}
+
+int tdrv_openat_walk(int dirfd, const char *path, int flags, int beneath)
+{
+    struct stat rst;
+    int cur;
+    int links = 0;
+    int rc = -1;
+    int e = 0;
+    int more = 0;
+    int trail = 0;
+    int r;
+    char comp[256];
+    char *rest = NULL;
+
+    cur = openat(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (cur < 0 || fstat(cur, &rst) < 0) {
+        e = errno;
+        goto out;
+    }
+    rest = tdrv_xstrdup(path);
+    if (beneath && rest[0] == '/') {
+        e = EXDEV;
+        goto out;
+    }
+    while ((r = next_comp(rest, comp, sizeof(comp), &more, &trail)) != 0) {
+        struct stat st;
+        int fd;
+
+        if (r < 0) {
+            e = ENAMETOOLONG;
+            goto out;
+        }
+        if (!strcmp(comp, "."))
+            continue;
+        if (!strcmp(comp, "..")) {
+            /* up from a directory we walked down to, never above the root */
+            if (at_root(cur, &rst)) {
+                if (beneath) {
+                    e = EXDEV;
+                    goto out;
+                }
+                continue;
+            }
+            fd = openat(cur, "..", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd < 0) {
+                e = errno;
+                goto out;
+            }
+            close(cur);
+            cur = fd;
+            continue;
+        }
+        fd = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0) {
+            e = errno;
+            if (fd >= 0)
+                close(fd);
+            goto out;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            char target[4096];
+            ssize_t n = -1;
+            char *next;
+
+            if (!more && !trail && (flags & O_NOFOLLOW)) { /* the link itself (O_PATH), or ELOOP */
+                close(fd);
+                rc = openat(cur, comp, flags | O_CLOEXEC);
+                e = errno;
+                goto out;
+            }
+            if (++links <= WALK_MAX_LINKS)
+                n = readlinkat(fd, "", target, sizeof(target) - 1);
+            e = links > WALK_MAX_LINKS ? ELOOP : n < 0 ? errno : n == 0 ? ENOENT : 0;
+            close(fd);
+            if (e)
+                goto out;
+            target[n] = '\0';
+            if (target[0] == '/') {
+                if (beneath) {
+                    e = EXDEV;
+                    goto out;
+                }
+                fd = openat(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0) {
+                    e = errno;
+                    goto out;
+                }
+                close(cur);
+                cur = fd;
+            }
+            /* what is left after the target; "link/" keeps its slash (a directory) */
+            next = *rest || trail ? tdrv_xasprintf("%s/%s", target, rest) : tdrv_xstrdup(target);
+            free(rest);
+            rest = next;
+            continue;
+        }
+        if (!more) { /* the last component, from its parent, never through a symlink */
+            close(fd);
+            rc = openat(cur, comp, flags | O_NOFOLLOW | O_CLOEXEC | (trail ? O_DIRECTORY : 0));
+            e = errno;
+            goto out;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            close(fd);
+            e = ENOTDIR;
+            goto out;
+        }
+        close(cur);
+        cur = fd;
+    }
+    /* the path ends at the directory we are in (the root, or after "." or "..") */
+    rc = openat(cur, ".", flags | O_CLOEXEC);
+    e = errno;
+out:
+    if (cur >= 0)
+        close(cur);
+    free(rest);
+    errno = e;
+    return rc;
+}
+
+int tdrv_openat_resolved(int dirfd, const char *path, int flags, int beneath)
+{
+    static int no_openat2 = -1;
+    struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
+                           .resolve = (beneath ? RESOLVE_BENEATH : RESOLVE_IN_ROOT) |
+                                      RESOLVE_NO_MAGICLINKS};
+    long r;
+
+    if (no_openat2 < 0) {
+        const char *v = getenv("TDRV_NO_OPENAT2");
+
+        no_openat2 = v && !strcmp(v, "1");
+    }
+    if (!no_openat2) {
+        do
+            r = syscall(SYS_openat2, dirfd, *path ? path : ".", &how, sizeof(how));
+        while (r < 0 && (errno == EINTR || errno == EAGAIN));
+        if (r >= 0 || errno != ENOSYS)
+            return (int)r;
+        no_openat2 = 1;
+    }
+    return tdrv_openat_walk(dirfd, path, flags, beneath);
 }

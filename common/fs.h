@@ -26,6 +26,19 @@ int tdrv_read_file_at(int dirfd, const char *name, size_t max, char **data, size
                       struct tdrv_err *err);
 /* Open (creating) dirfd/name and take an exclusive flock on it, waiting. */
 int tdrv_lock_at(int dirfd, const char *name, int *fd, struct tdrv_err *err);
+/*
+ * openat2(dirfd, path, {flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS}), or with `beneath`
+ * RESOLVE_BENEATH instead of RESOLVE_IN_ROOT: path resolved with dirfd as its root (".." and
+ * absolute symlink targets stop there) or beneath it (whatever would leave it is EXDEV).
+ * Where the kernel has no openat2 (before 5.6, valgrind, a seccomp profile answering ENOSYS)
+ * the same walk is done here (tdrv_openat_walk). Returns the fd, or -1 with errno.
+ */
+int tdrv_openat_resolved(int dirfd, const char *path, int flags, int beneath);
+/* The walk itself: one component at a time with O_PATH|O_NOFOLLOW from an fd already inside
+ * the root, a symlink read and its target walked (from the root when absolute), at most 40
+ * of them; ".." opened from where we are unless that is the root (device and inode); the
+ * last component opened with flags|O_NOFOLLOW from its parent's fd. */
+int tdrv_openat_walk(int dirfd, const char *path, int flags, int beneath);
 /* Write all of buf to fd (EINTR/short writes retried). */
 int tdrv_write_all(int fd, const void *buf, size_t n);
 

@@ -4,14 +4,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -19,6 +17,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "duration.h"
+#include "fs.h"
 #include "interp.h"
 #include "json.h"
 #include "log.h"
@@ -666,14 +665,13 @@ int tdrv_task_opts_parse(const cJSON *doc, const struct tdrv_config *cfg, struct
 
 static FILE *open_in_root(const char *root, const char *path)
 {
-    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
     cleanup_close int dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     int fd;
     FILE *f;
 
     if (dfd < 0)
         return NULL;
-    fd = (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+    fd = tdrv_openat_resolved(dfd, path, O_RDONLY, 0);
     if (fd < 0)
         return NULL;
     f = fdopen(fd, "r");
@@ -1190,14 +1188,12 @@ static int env_file_open(const struct tdrv_spec_in *in, const char *path, struct
     int fd;
 
     if (in->cfg && !in->cfg->volumes_enabled) {
-        struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
-                               .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
         size_t n = strlen(in->alloc_dir);
         cleanup_close int dfd = open(in->alloc_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
         fd = dfd < 0
                  ? -1
-                 : (int)syscall(SYS_openat2, dfd, path[n] ? path + n + 1 : ".", &how, sizeof(how));
+                 : tdrv_openat_resolved(dfd, path[n] ? path + n + 1 : ".", O_RDONLY | O_NOCTTY, 1);
         if (fd < 0 && errno == EXDEV)
             return denied(err,
                           "config.set_env_file: volumes are disabled by the operator; '%s' "

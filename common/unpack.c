@@ -3,12 +3,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -140,21 +138,9 @@ char *tdrv_path_clean(const char *name)
     return out;
 }
 
-static int sys_openat2(int dirfd, const char *path, int flags, uint64_t resolve)
-{
-    struct open_how how = {.flags = (uint64_t)flags, .mode = 0, .resolve = resolve};
-    long r;
-
-    do
-        r = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-    while (r < 0 && (errno == EINTR || errno == EAGAIN));
-    return (int)r;
-}
-
 static int open_root_path(int root_fd, const char *path, int flags)
 {
-    return sys_openat2(root_fd, *path ? path : ".", flags | O_CLOEXEC,
-                       RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    return tdrv_openat_resolved(root_fd, path, flags, 0);
 }
 
 static void split(const char *path, char **dir, const char **base)

@@ -369,3 +369,16 @@ layers.write_layout(sys.argv[2], "test/bomb:latest", [layers.make_tar([layers.F(
 @test "catalogue x-deep-nesting" { run_case x-deep-nesting; }
 @test "catalogue x-dangling-symlink-parent" { run_case x-dangling-symlink-parent; }
 @test "catalogue x-symlink-loop-parent" { run_case x-symlink-loop-parent; }
+
+@test "catalogue, every case again with the user-space walk a kernel without openat2 gets (TDRV_NO_OPENAT2=1)" {
+    local id m base=$BATS_TEST_TMPDIR
+    export TDRV_NO_OPENAT2=1
+    for id in $(python3 "$LIB/layers.py" list); do
+        BATS_TEST_TMPDIR=$base/$id
+        mkdir -p "$BATS_TEST_TMPDIR"
+        tdrv_test_env
+        run_case "$id"
+        for m in "${MOUNTS[@]}"; do umount "$m"; done
+        MOUNTS=()
+    done
+}
