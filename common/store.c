@@ -650,12 +650,19 @@ static void *layer_thread(void *arg)
     w->rc = tdrv_tar_open(&t, &src, &to, &w->err);
     if (w->rc == 0)
         w->rc = tdrv_unpack(w->tmp_fd, t, &o, w->diff_id, &w->err);
-    if (w->rc < 0) {
-        /* Keep reading, so the feeder never blocks: the blob is still being stored. */
+    {
+        /* Keep reading to the feeder's end, whatever happened (an error, or data after the
+         * tar's end): the blob is still being stored, and a feeder blocked on a full socket
+         * would stall the download until pull_activity_timeout. A replay that cannot be
+         * read any more is skipped: what matters now is the socket. */
         char buf[64 * 1024];
+        ssize_t r;
 
-        while (layer_src_read(w, buf, sizeof(buf)) > 0)
-            ;
+        while ((r = layer_src_read(w, buf, sizeof(buf))) != 0)
+            if (r < 0 && w->replay_left)
+                w->replay_left = 0;
+            else if (r < 0)
+                break;
     }
     return NULL;
 }

@@ -503,7 +503,17 @@ LOOP='trap "exit 0" TERM; while :; do sleep 0.2; done'
         rules '{}'
         TDRV_GC_NOW=+1h run --separate-stderr -0 tdrv-gc
         store_ok --no-temporaries
-        succeeds tdrv-pull "$(img bigbox)"
+        mark
+        # About one pull in 70 here, a blob GET through the test's proxy gets its headers and
+        # then no byte from the proxy and registry (tdrv-pull found waiting in poll on that
+        # one socket, its unpacker waiting for data: gdb), and ends after
+        # pull_activity_timeout with 75, as it should. The loopback proxy is not what is
+        # tested here: such a pull is reported and tried once more (it resumes).
+        if ! succeeds tdrv-pull -v <<<"{\"config\": {\"image\": \"$(img bigbox)\", \"pull_activity_timeout\": \"1m\"}}"; then
+            since | tail -20 >&3
+            grep -q 'no data for 60 s (pull_activity_timeout)' <<<"$output"
+            succeeds tdrv-pull -v "$(img bigbox)"
+        fi
         jq -e --arg d "$BIGBOX_DIGEST" '.image.manifest_digest == $d' <<<"$output"
         store_ok --no-temporaries
         A=$(uuid)
