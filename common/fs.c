@@ -347,24 +347,26 @@ out:
 
 int tdrv_openat_resolved(int dirfd, const char *path, int flags, int beneath)
 {
-    static int no_openat2 = -1;
+    static int no_openat2 = -1; /* layer unpack threads share it: relaxed atomics */
+    int no = __atomic_load_n(&no_openat2, __ATOMIC_RELAXED);
     struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
                            .resolve = (beneath ? RESOLVE_BENEATH : RESOLVE_IN_ROOT) |
                                       RESOLVE_NO_MAGICLINKS};
     long r;
 
-    if (no_openat2 < 0) {
+    if (no < 0) {
         const char *v = getenv("TDRV_NO_OPENAT2");
 
-        no_openat2 = v && !strcmp(v, "1");
+        no = v && !strcmp(v, "1");
+        __atomic_store_n(&no_openat2, no, __ATOMIC_RELAXED);
     }
-    if (!no_openat2) {
+    if (!no) {
         do
             r = syscall(SYS_openat2, dirfd, *path ? path : ".", &how, sizeof(how));
         while (r < 0 && (errno == EINTR || errno == EAGAIN));
         if (r >= 0 || errno != ENOSYS)
             return (int)r;
-        no_openat2 = 1;
+        __atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
     }
     return tdrv_openat_walk(dirfd, path, flags, beneath);
 }

@@ -76,7 +76,7 @@ setup() {
 }
 
 teardown() {
-    local p t s
+    local p s
     [ -z "${T:-}" ] || touch "$T/gc.stop"
     for p in "${PIDS[@]}"; do tdrv_stop_pid "$p"; done
     # whatever a failed test left running: stopped (all at once), then reaped as tdrv-gc does it
@@ -87,20 +87,9 @@ teardown() {
         done
         wait
         TDRV_GC_NOW=+24h tdrv-gc --live --no-images <<<'[]' >/dev/null 2>&1 || true
-        for s in "$TDRV_ROOT"/allocs/*/*/state.json; do
-            [ -f "$s" ] || continue
-            p=$(jq -r '.monitor_pid // empty' "$s")
-            [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true
-        done
+        tdrv_kill_monitors
     fi
-    if [ -d "${TDRV_RUN:-/nonexistent}/runtime" ]; then
-        for t in $(runc --root "$TDRV_RUN/runtime" list -q 2>/dev/null); do
-            runc --root "$TDRV_RUN/runtime" delete --force "$t" 2>/dev/null || true
-        done
-    fi
-    grep -o " $BATS_TEST_TMPDIR[^ ]*" /proc/self/mounts | sort -r | while read -r m; do
-        umount -l "$m" 2>/dev/null || true
-    done
+    tdrv_remove_containers
 }
 
 # family NAME: "DIGEST CHAIN..." of image NAME (a b c d); busybox's is its only chain

@@ -84,23 +84,12 @@ setup() {
 }
 
 teardown() {
-    local p s t m
+    local p
     rules '{}'
     for p in "${PIDS[@]}"; do tdrv_stop_pid "$p"; done
     # monitors a test left (by the PIDs their state files name), then their containers
-    for s in "$TDRV_ROOT"/allocs/*/*/state.json; do
-        [ -f "$s" ] || continue
-        p=$(jq -r '.monitor_pid // .handle.monitor_pid // empty' "$s")
-        [ -z "$p" ] || kill -9 "$p" 2>/dev/null || true
-    done
-    if [ -d "$TDRV_RUN/runtime" ]; then
-        for t in $(runc --root "$TDRV_RUN/runtime" list -q 2>/dev/null); do
-            runc --root "$TDRV_RUN/runtime" delete --force "$t" 2>/dev/null || true
-        done
-    fi
-    grep -o " $BATS_TEST_TMPDIR[^ ]*" /proc/self/mounts | sort -r | while read -r m; do
-        umount -l "$m" 2>/dev/null || true
-    done
+    tdrv_kill_monitors
+    tdrv_remove_containers
     if [ -n "${TDRV_DOCKERD_DIR:-}" ]; then
         tdrv_dockerd_stop
     fi

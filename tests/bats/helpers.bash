@@ -17,6 +17,39 @@ tdrv_test_env() {
     : >"$TDRV_CONFIG"
 }
 
+# Teardown: wait for the leases of the test's tasks to be free (a foreground run tears down
+# in the background after its result).
+tdrv_wait_leases() {
+    local l
+    for l in "$TDRV_ROOT"/allocs/*/*/lease; do
+        [ -e "$l" ] && flock -w 30 "$l" true 2>/dev/null || true
+    done
+}
+
+# Teardown: kill -9 the --detach monitors a test left, by the PIDs their state files name.
+tdrv_kill_monitors() {
+    local s p
+    for s in "$TDRV_ROOT"/allocs/*/*/state.json; do
+        [ -f "$s" ] || continue
+        p=$(jq -r '.monitor_pid // .handle.monitor_pid // empty' "$s")
+        [ -z "$p" ] || kill -9 "$p" 2>/dev/null || true
+    done
+}
+
+# Teardown: delete the containers in the test's own runtime root, then lazily unmount what
+# is still mounted under its temporary directory (deepest first).
+tdrv_remove_containers() {
+    local t m
+    if [ -d "${TDRV_RUN:-/nonexistent}/runtime" ]; then
+        for t in $(runc --root "$TDRV_RUN/runtime" list -q 2>/dev/null); do
+            runc --root "$TDRV_RUN/runtime" delete --force "$t" 2>/dev/null || true
+        done
+    fi
+    grep -o " $BATS_TEST_TMPDIR[^ ]*" /proc/self/mounts | sort -r | while read -r m; do
+        umount -l "$m" 2>/dev/null || true
+    done
+}
+
 # Kill a process started by a test, by the PID it remembered (never by name).
 tdrv_stop_pid() {
     local pid=$1

@@ -91,25 +91,14 @@ setup() {
 }
 
 teardown() {
-    local t
+    local p a i
     for p in "${PIDS[@]}"; do tdrv_stop_pid "$p"; done
     # what a test left running: stopped and torn down (network too) the way tdrv-gc does it
     TDRV_CONFIG=/dev/null TDRV_GC_NOW=+24h tdrv-gc --live --no-images <<<'[]' >/dev/null 2>&1 ||
         true
     # monitors this test left (by the PIDs their state files name)
-    for s in "$TDRV_ROOT"/allocs/*/*/state.json; do
-        [ -f "$s" ] || continue
-        p=$(jq -r '.monitor_pid // .handle.monitor_pid // empty' "$s")
-        [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true
-    done
-    if [ -d "$TDRV_RUN/runtime" ]; then
-        for t in $(runc --root "$TDRV_RUN/runtime" list -q 2>/dev/null); do
-            runc --root "$TDRV_RUN/runtime" delete --force "$t" 2>/dev/null || true
-        done
-    fi
-    grep -o " $BATS_TEST_TMPDIR[^ ]*" /proc/self/mounts | sort -r | while read -r m; do
-        umount -l "$m" 2>/dev/null || true
-    done
+    tdrv_kill_monitors
+    tdrv_remove_containers
     if [ -n "${TDRV_DOCKERD_PID:-}" ]; then
         local ids
         for a in "$A1" "$A2"; do

@@ -22,18 +22,8 @@ setup() {
 }
 
 teardown() {
-    local t l
-    for l in "$TDRV_ROOT"/allocs/*/*/lease; do
-        [ -e "$l" ] && flock -w 30 "$l" true 2>/dev/null || true
-    done
-    if [ -d "$TDRV_RUN/runtime" ]; then
-        for t in $(runc --root "$TDRV_RUN/runtime" list -q 2>/dev/null); do
-            runc --root "$TDRV_RUN/runtime" delete --force "$t" 2>/dev/null || true
-        done
-    fi
-    grep -o " $BATS_TEST_TMPDIR[^ ]*" /proc/self/mounts | sort -r | while read -r m; do
-        umount -l "$m" 2>/dev/null || true
-    done
+    tdrv_wait_leases
+    tdrv_remove_containers
 }
 
 # task NAME SCRIPT [EXTRA-JSON] > file: `sh -c SCRIPT` in busybox, EXTRA-JSON merged in.

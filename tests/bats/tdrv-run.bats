@@ -16,21 +16,11 @@ setup() {
 }
 
 teardown() {
-    local t l
+    local p
     for p in "${PIDS[@]}"; do tdrv_stop_pid "$p"; done
-    # a foreground run tears down in the background after its result: wait for the leases
-    for l in "$TDRV_ROOT"/allocs/*/*/lease; do
-        [ -e "$l" ] && flock -w 30 "$l" true 2>/dev/null || true
-    done
+    tdrv_wait_leases
     # containers this test left (its own runtime root only), then their mounts
-    if [ -d "$TDRV_RUN/runtime" ]; then
-        for t in $(runc --root "$TDRV_RUN/runtime" list -q 2>/dev/null); do
-            runc --root "$TDRV_RUN/runtime" delete --force "$t" 2>/dev/null || true
-        done
-    fi
-    grep -o " $BATS_TEST_TMPDIR[^ ]*" /proc/self/mounts | sort -r | while read -r m; do
-        umount -l "$m" 2>/dev/null || true
-    done
+    tdrv_remove_containers
 }
 
 needs_root() {

@@ -71,9 +71,9 @@ if os.path.isdir(images):
                 continue
             if got != name:
                 fail("blob %s:%s holds %s:%s" % (alg, name, alg, got))
-    todo = list(index.get("manifests", []))
-    while todo:
-        desc = todo.pop()
+    pending = list(index.get("manifests", []))
+    while pending:
+        desc = pending.pop()
         m = load(blob_path(desc["digest"]))
         if m is None:
             continue
