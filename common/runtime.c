@@ -133,12 +133,23 @@ struct task {
     cJSON *state;
     char *runtime;
     struct tdrv_net net; /* bridge/group network (common/net.c), set up by begin() */
+    int opts_parsed;     /* opts holds the task's options (begin), before the spec's */
+    /* the foreground's pipelined start (early_start): runc started, config.json a FIFO */
+    int early_ok;
+    int early;
+    pid_t early_pid;
+    int early_fifo;
+    int early_out[2];
+    int early_err[2];
 };
+
+static void early_abort(struct task *t);
 
 static void task_release(struct task *t)
 {
     struct tdrv_err e = {0};
 
+    early_abort(t);
     if (t->mounted && !t->keep && t->store_open)
         tdrv_store_rootfs_unmount(&t->store, t->bundle, &e);
     if (t->store_open)
@@ -557,8 +568,9 @@ static int prepare(struct task *t, const struct tdrv_config *cfg, cJSON *doc, in
     if (tdrv_json_str(info, "manifest_digest", TDRV_REQUIRED, &digest, err) < 0)
         return -1;
     tdrv_spec_host_detect(&host);
-    /* the options first: a bad option fails before anything is mounted */
-    {
+    /* the options first: a bad option fails before anything is mounted (begin parsed them
+     * already, but for --dry-run) */
+    if (!t->opts_parsed) {
         struct tdrv_task_opts o;
 
         if (tdrv_task_opts_parse(doc, cfg, &o, err) < 0) {
@@ -636,25 +648,33 @@ static int write_bundle(struct task *t, const cJSON *spec, struct tdrv_err *err)
     for (const cJSON *f = t->opts.files ? t->opts.files->child : NULL; f; f = f->next)
         if (write_atomic(f->string, f->valuestring, strlen(f->valuestring), 0644, err) < 0)
             return -1;
+    if (t->early)
+        return 0; /* early_feed writes it, last */
     return write_json(cj, spec, err);
 }
 
 /* The allocation directory and the lease, taken without waiting (75 when held). */
 static int alloc_dirs(struct task *t, struct tdrv_err *err)
 {
-    const char *sub[] = {"alloc/data", "alloc/logs", "alloc/tmp", NULL};
+    /* parents first, each one mkdir: a fresh allocation is ten directories on disk */
+    const char *sub[] = {"alloc", "alloc/data", "alloc/logs", "alloc/tmp",
+                         "",      "local",      "secrets",    "logs"};
+    cleanup_close int afd = -1;
 
-    for (const char **s = sub; *s; s++) {
-        cleanup_free char *p = tdrv_xasprintf("%s/%s", t->alloc_dir, *s);
+    if (mkdirs(t->alloc_dir, 0755, err) < 0)
+        return -1;
+    afd = open(t->alloc_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (afd < 0)
+        return tdrv_err_set(err, TDRV_E_OS, errno, "unable to open '%s'", t->alloc_dir);
+    for (size_t i = 0; i < TDRV_ARRAY_LEN(sub); i++) {
+        /* "" and what follows: the task's own directory and its subdirectories */
+        cleanup_free char *rel =
+            i < 4 ? tdrv_xstrdup(sub[i])
+                  : tdrv_xasprintf("%s%s%s", t->name, sub[i][0] ? "/" : "", sub[i]);
 
-        if (mkdirs(p, 0755, err) < 0)
-            return -1;
-    }
-    for (const char *const *s = (const char *const[]){"local", "secrets", "logs", NULL}; *s; s++) {
-        cleanup_free char *p = tdrv_xasprintf("%s/%s", t->task_dir, *s);
-
-        if (mkdirs(p, !strcmp(*s, "secrets") ? 0700 : 0755, err) < 0)
-            return -1;
+        if (mkdirat(afd, rel, !strcmp(sub[i], "secrets") ? 0700 : 0755) < 0 && errno != EEXIST)
+            return tdrv_err_set(err, TDRV_E_CANTCREAT, errno, "unable to create directory '%s/%s'",
+                                t->alloc_dir, rel);
     }
     t->lease_fd = open(t->lease_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (t->lease_fd < 0)
@@ -723,6 +743,7 @@ struct sup {
     char cgroup_v2[1024];
     cJSON *cgroups;      /* {"memory": path, ...} on v1, {"unified": path} on v2 */
     cJSON *runc_cgroups; /* runc's own record of them (state.json cgroup_paths), or NULL */
+    int runc_rdt;        /* runc recorded an Intel RDT group: its own delete removes it */
     int async_cleanup;   /* foreground: tear down in a child after the result is recorded */
     char started_at[64];
     int last_nl; /* did the task's stdout end with a newline? */
@@ -783,32 +804,68 @@ static void read_cgroups(struct sup *s)
     }
 }
 
-/* runc's state.json for the container, or NULL (another runtime, or none). */
-static cJSON *runc_state(const struct task *t)
+/* runc itself, by name or path: what its state.json and reading config.json once allow */
+static int is_runc(const char *runtime)
 {
-    cleanup_free char *p = NULL;
-    cJSON *st = NULL;
-    struct tdrv_err e = {0};
-    const char *base = strrchr(t->runtime, '/');
+    const char *base = runtime ? strrchr(runtime, '/') : NULL;
 
-    if (strcmp(base ? base + 1 : t->runtime, "runc"))
+    return runtime && !strcmp(base ? base + 1 : runtime, "runc");
+}
+
+/*
+ * A top-level member of runc's state.json, parsed alone: the file is 13 kB, nearly all of it
+ * the container's config, and the start of a short task waits on this. Go writes compact
+ * JSON; inside a JSON string every quote is escaped, so `{"key":` or `,"key":` is a member
+ * name wherever it appears, and the top-level members that matter here come after "config"
+ * in runc's state (its last occurrence). NULL when it is not there in that form.
+ */
+static cJSON *state_member(const char *text, size_t len, const char *key)
+{
+    char pat[64];
+    size_t n = (size_t)snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *hit = NULL;
+
+    for (const char *p = text; (p = memmem(p, len - (size_t)(p - text), pat, n)); p += n)
+        if (p > text && (p[-1] == '{' || p[-1] == ','))
+            hit = p;
+    if (!hit)
         return NULL;
-    p = tdrv_xasprintf("%s/%s/state.json", t->runtime_root, t->cid);
-    if (access(p, R_OK) < 0 || tdrv_doc_read_file(p, STATE_MAX, &st, &e) < 0)
-        return NULL;
-    return st;
+    hit += n;
+    return cJSON_ParseWithLengthOpts(hit, len - (size_t)(hit - text), NULL, 0);
 }
 
 /* The cgroups from runc's own record when there is one: exact, wherever runc put them. */
 static void runc_cgroups(struct sup *s)
 {
-    cleanup_json cJSON *st = runc_state(s->t);
-    const cJSON *cp = tdrv_json_at(st, "cgroup_paths");
-    const cJSON *mem = cJSON_GetObjectItemCaseSensitive(cp, "memory");
-    const cJSON *uni = cJSON_GetObjectItemCaseSensitive(cp, "");
+    cleanup_free char *p = NULL;
+    cleanup_free char *text = NULL;
+    cleanup_json cJSON *whole = NULL;
+    cleanup_json cJSON *cpj = NULL;
+    cleanup_json cJSON *rdtj = NULL;
+    const cJSON *cp;
+    const cJSON *rdt;
+    const cJSON *mem;
+    const cJSON *uni;
+    struct tdrv_err e = {0};
+    size_t len = 0;
 
+    if (!is_runc(s->t->runtime))
+        return; /* another runtime: no record we know */
+    p = tdrv_xasprintf("%s/%s/state.json", s->t->runtime_root, s->t->cid);
+    if (tdrv_read_file_at(AT_FDCWD, p, STATE_MAX, &text, &len, &e) < 0)
+        return;
+    cp = cpj = state_member(text, len, "cgroup_paths");
+    rdt = rdtj = state_member(text, len, "intel_rdt_path");
+    if (!cJSON_IsObject(cp)) { /* not the layout above: the whole file, then */
+        whole = cJSON_ParseWithLength(text, len);
+        cp = cJSON_GetObjectItemCaseSensitive(whole, "cgroup_paths");
+        rdt = cJSON_GetObjectItemCaseSensitive(whole, "intel_rdt_path");
+    }
     if (!cJSON_IsObject(cp) || !cp->child)
         return;
+    mem = cJSON_GetObjectItemCaseSensitive(cp, "memory");
+    uni = cJSON_GetObjectItemCaseSensitive(cp, "");
+    s->runc_rdt = cJSON_IsString(rdt) && rdt->valuestring[0];
     s->runc_cgroups = tdrv_json_xdup(cp);
     cJSON_Delete(s->cgroups);
     s->cgroups = tdrv_json_xobj();
@@ -828,17 +885,17 @@ static void runc_cgroups(struct sup *s)
 
 /*
  * What `runc delete` does for a container whose init has exited, without starting another
- * runc: remove the cgroups runc recorded and its state directory. Any doubt (a cgroup still
- * busy, Intel RDT, another runtime) returns -1 and the caller runs the runtime's delete.
+ * runc: remove the cgroups runc recorded at the start and its state directory. Any doubt (no
+ * record, a cgroup still busy, Intel RDT, another runtime) returns -1 and the caller runs
+ * the runtime's delete.
  */
 static int fast_delete(const struct sup *s)
 {
-    cleanup_json cJSON *st = runc_state(s->t);
-    const cJSON *rdt = tdrv_json_at(st, "intel_rdt_path");
     cleanup_free char *dir = tdrv_xasprintf("%s/%s", s->t->runtime_root, s->t->cid);
+    cleanup_free char *st = tdrv_xasprintf("%s/state.json", dir);
     struct tdrv_err e = {0};
 
-    if (!st || !s->runc_cgroups || (cJSON_IsString(rdt) && rdt->valuestring[0]))
+    if (!s->runc_cgroups || s->runc_rdt || access(st, F_OK) < 0)
         return -1;
     for (const cJSON *c = s->runc_cgroups->child; c; c = c->next)
         if (cJSON_IsString(c) && rmdir(c->valuestring) < 0 && errno != ENOENT)
@@ -883,6 +940,37 @@ static int oom_killed(const struct sup *s)
     return 0;
 }
 
+/* `runtime [--debug] --log LOG --log-format json run --detach --bundle B --pid-file P
+ * [--console-socket S] ID` into args (20 slots), after clearing what a crash left. */
+static void run_args(const struct task *t, const char *log, const char *pidf, const char *console,
+                     const char **args)
+{
+    size_t n = 0;
+
+    unlink(log);
+    {
+        /* a container of that name left by a crash */
+        cleanup_free char *stale = tdrv_xasprintf("%s/%s", t->runtime_root, t->cid);
+
+        if (access(stale, F_OK) == 0)
+            runtime_delete(t);
+    }
+    /* config.debug: the runtime's debug messages go to its log in the bundle */
+    if (t->opts.debug)
+        args[n++] = "--debug";
+    for (const char *const *a =
+             (const char *const[]){"--log", log, "--log-format", "json", "run", "--detach",
+                                   "--bundle", t->bundle, "--pid-file", pidf, NULL};
+         *a; a++)
+        args[n++] = *a;
+    if (console) {
+        args[n++] = "--console-socket";
+        args[n++] = console;
+    }
+    args[n++] = t->cid;
+    args[n] = NULL;
+}
+
 /* Start the container: `runtime run --detach`, as its subreaper. Returns the exit status to
  * use on failure (125/126/127) or 0. */
 static int start(struct sup *s, int out_w, int err_w, struct tdrv_err *err)
@@ -894,34 +982,19 @@ static int start(struct sup *s, int out_w, int err_w, struct tdrv_err *err)
     int st = 0;
     int pid = 0;
 
-    unlink(log);
-    {
-        /* a container of that name left by a crash */
-        cleanup_free char *stale = tdrv_xasprintf("%s/%s", t->runtime_root, t->cid);
-
-        if (access(stale, F_OK) == 0)
-            runtime_delete(t);
-    }
-    {
-        /* config.debug: the runtime's debug messages go to its log in the bundle */
-        const char *args[20];
-        size_t n = 0;
-
-        if (t->opts.debug)
-            args[n++] = "--debug";
-        for (const char *const *a =
-                 (const char *const[]){"--log", log, "--log-format", "json", "run", "--detach",
-                                       "--bundle", t->bundle, "--pid-file", pidf, NULL};
-             *a; a++)
-            args[n++] = *a;
-        if (s->con) {
-            if (tdrv_console_listen(s->con, t->bundle, err) < 0)
-                return 125;
-            args[n++] = "--console-socket";
-            args[n++] = s->con->path;
+    if (t->early) {
+        /* started by early_start, its config.json fed by begin_task: wait for it */
+        t->early = 0;
+        if (wait_pid(t->early_pid, &st) < 0) {
+            tdrv_err_set(err, TDRV_E_OS, errno, "unable to wait for '%s'", t->runtime);
+            return 125;
         }
-        args[n++] = t->cid;
-        args[n] = NULL;
+    } else {
+        const char *args[20];
+
+        if (s->con && tdrv_console_listen(s->con, t->bundle, err) < 0)
+            return 125;
+        run_args(t, log, pidf, s->con ? s->con->path : NULL, args);
         if (runtime_cmd(t, args, s->stdin_fd, out_w, err_w, &st, err) < 0)
             return 125;
     }
@@ -940,6 +1013,130 @@ static int start(struct sup *s, int out_w, int err_w, struct tdrv_err *err)
     read_cgroups(s);
     runc_cgroups(s);
     return 0;
+}
+
+/*
+ * The foreground's pipelined start, with runc: runc spends its first ~4 ms starting (Go's
+ * runtime, its flags) before it opens config.json, and the bundle takes ~1 ms to prepare
+ * (the store, the rootfs mount, the spec, /etc files, state.json). So once the lease is held,
+ * runc starts with config.json a FIFO that it blocks on, and early_feed gives it the spec
+ * when all is ready. runc reads config.json once, as a stream; another runtime may not, so
+ * it goes the usual way, and so does anything here that fails.
+ */
+static void early_start(struct task *t)
+{
+    cleanup_free char *cj = tdrv_xasprintf("%s/config.json", t->bundle);
+    cleanup_free char *log = tdrv_xasprintf("%s/runtime.log", t->bundle);
+    cleanup_free char *pidf = tdrv_xasprintf("%s/pid", t->bundle);
+    const char *args[20];
+    const char *argv[24];
+    struct tdrv_err e = {0};
+    cleanup_close int null = -1;
+    size_t n = 0;
+
+    free(t->runtime);
+    t->runtime = tdrv_xstrdup(t->opts.runtime);
+    if (mkdirs(t->bundle, 0711, &e) < 0)
+        return;
+    unlink(cj);
+    if (mkfifo(cj, 0644) < 0)
+        return;
+    /* read-write: its opens never block, and runc's open finds a writer at once */
+    t->early_fifo = open(cj, O_RDWR | O_CLOEXEC);
+    null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (t->early_fifo < 0 || null < 0 || pipe2(t->early_out, O_CLOEXEC) < 0) {
+        if (t->early_fifo >= 0)
+            close(t->early_fifo);
+        unlink(cj);
+        return;
+    }
+    if (pipe2(t->early_err, O_CLOEXEC) < 0) {
+        close(t->early_out[0]);
+        close(t->early_out[1]);
+        close(t->early_fifo);
+        unlink(cj);
+        return;
+    }
+    run_args(t, log, pidf, NULL, args);
+    argv[n++] = t->runtime;
+    argv[n++] = "--root";
+    argv[n++] = t->runtime_root;
+    for (const char **a = args; *a; a++)
+        argv[n++] = *a;
+    argv[n] = NULL;
+    /* before runc can exit: the container's init is ours to reap */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    t->early = 1;
+    if (spawn((char *const *)argv, null, t->early_out[1], t->early_err[1], &t->early_pid, &e) < 0)
+        early_abort(t); /* runc missing: the usual way says so */
+    else
+        tdrv_debug("%s started (pid %d) before the bundle is ready; config.json is a FIFO",
+                   t->runtime, (int)t->early_pid);
+}
+
+/* Stop an early runc before it has a config (or after a failure): EOF on its FIFO, SIGKILL,
+ * reaped; what it made removed. The run goes on the usual way, or ends. */
+static void early_abort(struct task *t)
+{
+    int st;
+
+    if (!t->early)
+        return;
+    t->early = 0;
+    if (t->early_fifo >= 0)
+        close(t->early_fifo);
+    t->early_fifo = -1;
+    if (t->early_pid > 0) {
+        kill(t->early_pid, SIGKILL);
+        wait_pid(t->early_pid, &st);
+        t->early_pid = 0;
+    }
+    for (int i = 0; i < 2; i++) {
+        close(t->early_out[i]);
+        close(t->early_err[i]);
+    }
+    {
+        cleanup_free char *made = tdrv_xasprintf("%s/%s", t->runtime_root, t->cid);
+
+        if (access(made, F_OK) == 0)
+            runtime_delete(t);
+    }
+}
+
+/*
+ * The spec to an early runc: config.json in the bundle becomes a regular file (what runc
+ * opens from now on, and what config.debug keeps), then the FIFO that runc may already hold
+ * gets the same text and its end. A spec larger than the pipe can take goes the usual way.
+ */
+static int early_feed(struct task *t, const cJSON *spec, struct tdrv_err *err)
+{
+    cleanup_free char *cj = tdrv_xasprintf("%s/config.json", t->bundle);
+    char *text = cJSON_Print(spec);
+    size_t len;
+    int cap;
+    int rc;
+
+    if (!text)
+        tdrv_oom();
+    len = strlen(text);
+    cap = fcntl(t->early_fifo, F_GETPIPE_SZ);
+    if (cap < 0 || (len > (size_t)cap &&
+                    (len > (1u << 30) || fcntl(t->early_fifo, F_SETPIPE_SZ, (int)len) < 0))) {
+        tdrv_debug("config.json (%zu bytes) does not fit the FIFO: %s started anew", len,
+                   t->runtime);
+        early_abort(t);
+    }
+    rc = write_atomic(cj, text, len, 0644, err);
+    if (t->early) {
+        if (rc < 0 || tdrv_write_all(t->early_fifo, text, len) < 0)
+            early_abort(t);
+        else {
+            close(t->early_fifo); /* its EOF: the whole spec is in the pipe */
+            t->early_fifo = -1;
+        }
+    }
+    cJSON_free(text);
+    return rc;
 }
 
 static void forward(struct sup *s, int sig)
@@ -1124,6 +1321,7 @@ static void bundle_drop(struct task *t)
 {
     struct tdrv_err e = {0};
 
+    early_abort(t);
     if (t->mounted && tdrv_store_rootfs_unmount(&t->store, t->bundle, &e) < 0) {
         tdrv_debug("%s", e.msg);
         return; /* never remove a directory something may still be mounted in */
@@ -1175,8 +1373,8 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
     int out_p[2];
     int err_p[2];
     int wstatus = 0;
+    int ok;
     int rc;
-    char pidbuf[32];
 
     sigemptyset(&set);
     for (const int *g = (const int[]){SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, 0}; *g;
@@ -1190,8 +1388,20 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
     /* a reader of our stdout that goes away must not kill the supervisor (and orphan the
      * task): the write fails, the tee stops, the logs go on */
     signal(SIGPIPE, SIG_IGN);
-    if (sfd < 0 || pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0) {
+    ok = sfd >= 0;
+    if (ok && t->early) { /* the pipes runc was started with */
+        memcpy(out_p, t->early_out, sizeof(out_p));
+        memcpy(err_p, t->early_err, sizeof(err_p));
+    } else if (ok && pipe2(out_p, O_CLOEXEC) < 0) {
+        ok = 0;
+    } else if (ok && pipe2(err_p, O_CLOEXEC) < 0) {
+        close(out_p[0]);
+        close(out_p[1]);
+        ok = 0;
+    }
+    if (!ok) {
         tdrv_err_set(err, TDRV_E_OS, errno, "unable to create pipes");
+        early_abort(t);
         if (sfd >= 0)
             close(sfd);
         sigprocmask(SIG_SETMASK, &old, NULL);
@@ -1219,18 +1429,25 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
             save_state(t, &e2);
         }
     }
+    if (rc == 0) {
+        /* recorded once, before a detached caller hears of the start */
+        struct tdrv_err e2 = {0};
+
+        tdrv_json_set(t->state, "state", tdrv_json_xstr("running"));
+        tdrv_json_set(t->state, "pid", tdrv_json_xnum(s->pid));
+        tdrv_json_set(t->state, "started_at", tdrv_json_xstr(s->started_at));
+        if (s->cgroups) {
+            tdrv_json_set(t->state, "cgroup", s->cgroups);
+            s->cgroups = NULL;
+        }
+        if (save_state(t, &e2) < 0)
+            tdrv_warn("%s", e2.msg);
+    }
     if (s->status_fd >= 0) {
         struct start_msg m = {.ok = rc == 0, .status = rc, .pid = s->pid};
 
         if (rc)
             m.err = *err;
-        else {
-            tdrv_json_set(t->state, "state", tdrv_json_xstr("running"));
-            tdrv_json_set(t->state, "pid", tdrv_json_xnum(s->pid));
-            tdrv_json_set(t->state, "started_at", tdrv_json_xstr(s->started_at));
-        }
-        if (rc == 0)
-            save_state(t, err);
         tdrv_write_all(s->status_fd, &m, sizeof(m));
         close(s->status_fd);
         s->status_fd = -1;
@@ -1238,20 +1455,6 @@ static int run_supervised(struct sup *s, cJSON **result, struct tdrv_err *err)
     if (rc) {
         sigprocmask(SIG_SETMASK, &old, NULL);
         return rc;
-    }
-    snprintf(pidbuf, sizeof(pidbuf), "%d", (int)s->pid);
-    tdrv_json_set(t->state, "state", tdrv_json_xstr("running"));
-    tdrv_json_set(t->state, "pid", tdrv_json_xnum(s->pid));
-    tdrv_json_set(t->state, "started_at", tdrv_json_xstr(s->started_at));
-    if (s->cgroups) {
-        tdrv_json_set(t->state, "cgroup", s->cgroups);
-        s->cgroups = NULL;
-    }
-    {
-        struct tdrv_err e2 = {0};
-
-        if (save_state(t, &e2) < 0)
-            tdrv_warn("%s", e2.msg);
     }
     if (s->con) {
         tdrv_console_winsize(s->con);
@@ -1340,6 +1543,7 @@ static int begin_task(struct task *t, const struct tdrv_config *cfg, cJSON *doc,
         }
         return -1;
     }
+    free(t->runtime);
     t->runtime = tdrv_xstrdup(t->opts.runtime);
     if (t->opts.tty)
         tdrv_console_size_spec(*spec);
@@ -1383,7 +1587,7 @@ static int begin_task(struct task *t, const struct tdrv_config *cfg, cJSON *doc,
                       tdrv_json_xdup(tdrv_json_at(doc, "image.manifest_digest")));
     if (t->net.summary)
         tdrv_json_add(t->state, "network", tdrv_json_xdup(t->net.summary));
-    if (save_state(t, err) < 0) {
+    if (save_state(t, err) < 0 || (t->early && early_feed(t, *spec, err) < 0)) {
         net_down(t);
         return -1;
     }
@@ -1401,8 +1605,16 @@ static int begin(struct task *t, const struct tdrv_config *cfg, cJSON *doc, int 
         return -1;
     if (task_paths(t, cfg, doc_str(doc, "alloc_id"), name, err) < 0)
         return -1;
-    if (!dry && alloc_dirs(t, err) < 0)
-        return -1;
+    if (!dry) {
+        if (alloc_dirs(t, err) < 0)
+            return -1;
+        /* the options first: a bad one fails before anything is started or mounted */
+        if (tdrv_task_opts_parse(doc, cfg, &t->opts, err) < 0)
+            return -1;
+        t->opts_parsed = 1;
+        if (t->early_ok && !t->opts.tty && !t->opts.interactive && is_runc(t->opts.runtime))
+            early_start(t);
+    }
     if (begin_task(t, cfg, doc, dry, spec, err) < 0) {
         if (!dry)
             bundle_drop(t); /* the lease is ours: so is the bundle */
@@ -1426,11 +1638,14 @@ static int run_foreground(const struct tdrv_run_req *rq, const struct tdrv_confi
 
     sigset_t set;
 
-    /* a stop request while the bundle is prepared waits for the task to start */
+    /* a stop request while the bundle is prepared waits for the task to start; SIGCHLD
+     * waits for the supervisor's signalfd (runc may be started early, early_start) */
     sigemptyset(&set);
-    for (const int *g = (const int[]){SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, 0}; *g; g++)
+    for (const int *g = (const int[]){SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD, 0}; *g;
+         g++)
         sigaddset(&set, *g);
     sigprocmask(SIG_BLOCK, &set, NULL);
+    t.early_ok = 1;
     if (begin(&t, cfg, doc, 0, &spec, err) < 0)
         return -1;
     tdrv_debug("bundle ready at %lld us", (long long)((mono_ns() - t0_ns) / 1000));

@@ -299,6 +299,38 @@ task() {
     jq -e '.error.code == "command_not_executable"' <<<"$output"
 }
 
+@test "pipelined start: runc started before the bundle is ready; a failure in between leaves no runc, container or bundle" {
+    needs_root
+    load_image
+    # image not in the store: found out after runc was started (the options come first)
+    run --separate-stderr -66 tdrv-run -vv < <(task t true '{"config":{"image":"nothere:1"}}')
+    jq -e '.error.code == "image_not_found"' <<<"$output"
+    [[ "$stderr" == *"started (pid "*") before the bundle is ready"* ]]
+    # that runc was reaped (no child of ours names this runtime root) and made nothing
+    ! pgrep -f -- "--root $TDRV_RUN/runtime " >/dev/null
+    [ -z "$(runc --root "$TDRV_RUN/runtime" list -q 2>/dev/null)" ]
+    [ -z "$(ls -A "$TDRV_RUN/tasks" 2>/dev/null)" ]
+    ! grep -q " $TDRV_RUN/" /proc/self/mounts
+    # a failed start with debug keeps the bundle: config.json is a regular file, the spec
+    run --separate-stderr -127 tdrv-run < <(task u true '{"config":{"command":"/nope","debug":true}}')
+    [ -f "$TDRV_RUN/tasks/u-$ALLOC/config.json" ] && [ ! -p "$TDRV_RUN/tasks/u-$ALLOC/config.json" ]
+    jq -e '.process.args == ["/nope", "-c", "true"]' "$TDRV_RUN/tasks/u-$ALLOC/config.json"
+    # a spec larger than a pipe's default 64 KiB (120 variables of 1 KiB) goes through whole
+    local env
+    env=$(jq -nc '[range(120)] | map({key: "V\(.)", value: ("x" * 1024)}) | from_entries')
+    run --separate-stderr tdrv-run -vv --result-fd 3 \
+        < <(task v 'echo ${#V0} ${#V119}' "{\"env\": $env}") 3>/dev/null
+    assert_success
+    assert_output "1024 1024"
+    [[ "$stderr" == *"before the bundle is ready"* && "$stderr" != *"does not fit"* ]]
+    [ "$(jq '.process.env | length' < <(tdrv-run --dry-run < <(task v true "{\"env\": $env}")))" -gt 120 ]
+    # --detach and a terminal go the usual way
+    run --separate-stderr tdrv-run -vv --detach < <(task w 'sleep 30')
+    assert_success
+    [[ "$stderr" != *"before the bundle is ready"* ]]
+    tdrv-run --stop < <(echo "$output") >/dev/null
+}
+
 @test "--detach, then --exec inside the running task, --inspect, --stats, --list, --stop" {
     needs_root
     load_image
