@@ -5,20 +5,25 @@
 #                       generates for the task (same image, flattened): what runc itself
 #                       costs on that config, so tdrv-run's own overhead shows apart
 #   runc (runc spec)    bare `runc run` on `runc spec`'s default config (the issue's baseline)
-#   docker              `docker run --rm`; a private Engine (own data root, exec root, socket,
-#                       bridge; stopped by its PID) is started when none answers
-# Rounds of hyperfine with the order rotated (the host is shared: interleave, then take
-# medians), docker's runs after them; prints medians, p25-p75 and the ratios.
-# Usage: bench/runtime.sh BIN_DIR   (as root, with runc and hyperfine)
-# BENCH_RUNS (default 120) runs per command in all, in BENCH_ROUNDS (default 12) rounds;
+#   docker              `docker run --rm` (the issue's command: docker's default network, a
+#                       bridge), and `docker run --rm --network host` (tdrv-run's default for
+#                       a task without ports: no network namespace); a private Engine (own
+#                       data root, exec root, socket, bridge; stopped by its PID) is started
+#                       when none answers
+# In cycles, a block of runs of each command in a new random order each cycle (bench/lib/
+# interleave.py: every command sees the same host as it drifts; each block's first run is not
+# counted, so no counted run directly follows another program); no shell in between. Prints medians,
+# p25-p75, the ratios of medians and their 95% bootstrap intervals.
+# Usage: bench/runtime.sh BIN_DIR   (as root, with runc and python3)
+# BENCH_RUNS (default 120) counted runs per command, in blocks of BENCH_BLOCK (default 4);
 # BENCH_DOCKER=0 skips docker.
 set -eu
 bin=$(cd "${1:?usage: bench/runtime.sh BIN_DIR}" && pwd)
 top=$(cd "$(dirname "$0")/.." && pwd)
 runs=${BENCH_RUNS:-120}
-rounds=${BENCH_ROUNDS:-12}
+block=${BENCH_BLOCK:-4}
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 77; }
-for c in runc hyperfine jq python3; do
+for c in runc jq python3; do
     command -v "$c" >/dev/null || { echo "bench: $c not found (make deps)" >&2; exit 69; }
 done
 
@@ -78,22 +83,8 @@ cp -a "$work/bundle/rootfs" "$work/bundle-cfg/rootfs"
 "$bin/tdrv-run" --dry-run <"$work/task-cfg.json" |
     jq '.root.path = "rootfs"' >"$work/bundle-cfg/config.json"
 
-cmds=(-n tdrv-run "$bin/tdrv-run --result-fd 3 <$work/task.json 3>/dev/null"
-      -n "runc (tdrv config)" "runc --root $work/run/runc run --bundle $work/bundle-cfg bench-cfg"
-      -n "runc (runc spec)" "runc --root $work/run/runc run --bundle $work/bundle bench-runc")
-
-per=$(((runs + rounds - 1) / rounds))
-ncmd=$((${#cmds[@]} / 3))
-for r in $(seq "$rounds"); do
-    # rotate the order each round, so no command always runs after the same one
-    k=$(((r - 1) % ncmd))
-    rot=("${cmds[@]:$((k * 3))}" "${cmds[@]:0:$((k * 3))}")
-    hyperfine --warmup 3 --runs "$per" --export-json "$work/bench-$r.json" "${rot[@]}" \
-        >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; exit 1; }
-done
-# docker apart, after the others, and a private Engine started only now, so that its
-# daemons and their clean-up after each container do not share the CPUs with the other
-# rows. The Engine that answers, else a private one with the same busybox image.
+# docker: the Engine that answers, else a private one (stopped by its PID at the end), with
+# the same busybox image; started before the cycles, so its daemons are there for every row
 docker=0
 if [ "${BENCH_DOCKER:-1}" = 1 ] && command -v docker >/dev/null; then
     if ! timeout 5 docker info >/dev/null 2>&1 && command -v dockerd >/dev/null &&
@@ -118,34 +109,58 @@ if [ "${BENCH_DOCKER:-1}" = 1 ] && command -v docker >/dev/null; then
     fi
 fi
 
-if [ "$docker" = 1 ]; then
-    hyperfine --warmup 3 --runs "$((per * rounds))" --export-json "$work/bench-docker.json" \
-        -n docker "docker run --rm --network none busybox:latest true" \
-        >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; exit 1; }
-fi
+jq -n --arg bin "$bin" --arg work "$work" --argjson docker "$docker" '[
+    {name: "tdrv-run", argv: [$bin + "/tdrv-run"], stdin: ($work + "/task.json"),
+     result_fd: true},
+    {name: "runc (tdrv config)", argv: ["runc", "--root", $work + "/run/runc", "run",
+     "--bundle", $work + "/bundle-cfg", "bench-cfg"]},
+    {name: "runc (runc spec)", argv: ["runc", "--root", $work + "/run/runc", "run",
+     "--bundle", $work + "/bundle", "bench-runc"]}
+  ] + if $docker == 1 then [
+    {name: "docker", argv: ["docker", "run", "--rm", "busybox:latest", "true"]},
+    {name: "docker (host network)", argv: ["docker", "run", "--rm", "--network", "host",
+     "busybox:latest", "true"]}] else [] end' >"$work/cmds.json"
+python3 "$top/bench/lib/interleave.py" "$work/cmds.json" "$(((runs + block - 1) / block))" "$block" \
+    "$work/times.json"
 
-python3 - "$docker" "$work"/bench-*.json <<'PY'
-import json, statistics, sys
+python3 - "$docker" "$work/times.json" <<'PY'
+import json, random, statistics, sys
 docker = sys.argv[1] == "1"
-t = {}
-for f in sys.argv[2:]:
-    for r in json.load(open(f))["results"]:
-        t.setdefault(r["command"], []).extend(x * 1000 for x in r["times"])
+blocks = json.load(open(sys.argv[2]))["times"]
+t = {k: [x for b in v for x in b] for k, v in blocks.items()}
 med = {}
-for name in ["tdrv-run", "runc (tdrv config)", "runc (runc spec)", "docker"]:
+for name in ["tdrv-run", "runc (tdrv config)", "runc (runc spec)", "docker",
+             "docker (host network)"]:
     if name not in t:
         continue
     v = sorted(t[name])
     q = statistics.quantiles(v, n=4)
     med[name] = statistics.median(v)
-    print(f"{name:20s} {med[name]:6.1f} ms median  (p25 {q[0]:.1f}, p75 {q[2]:.1f}, n={len(v)})")
+    print(f"{name:21s} {med[name]:6.1f} ms median  (p25 {q[0]:.1f}, p75 {q[2]:.1f}, n={len(v)})")
+rng = random.Random(1)
+def ci(a, b):
+    # the cycles resampled together: a 95% interval of median(a) / median(b)
+    n = len(blocks[a])
+    rs = []
+    for _ in range(2000):
+        k = [rng.randrange(n) for _ in range(n)]
+        rs.append(statistics.median(x for i in k for x in blocks[a][i]) /
+                  statistics.median(x for i in k for x in blocks[b][i]))
+    rs.sort()
+    return f"[{rs[50]:.2f}, {rs[1949]:.2f}]"
 a, b, c = med["tdrv-run"], med["runc (tdrv config)"], med["runc (runc spec)"]
 print(f"tdrv-run's own overhead over runc on its config: {a - b:.1f} ms")
 print(f"runc on tdrv's config over runc spec's: {b - c:+.1f} ms")
-print(f"ratio tdrv-run / runc run (runc spec) = {a / c:.2f} (target <= 1.2)")
-print(f"ratio tdrv-run / runc run (tdrv config) = {a / b:.2f}")
+print(f"ratio tdrv-run / runc run (runc spec) = {a / c:.2f} {ci('tdrv-run', 'runc (runc spec)')} "
+      "(target <= 1.2)")
+print(f"ratio tdrv-run / runc run (tdrv config) = {a / b:.2f} "
+      f"{ci('tdrv-run', 'runc (tdrv config)')}")
 if docker:
-    print(f"ratio docker run / tdrv-run = {med['docker'] / a:.2f} (target >= 8)")
+    print(f"ratio docker run / tdrv-run = {med['docker'] / a:.2f} {ci('docker', 'tdrv-run')} "
+          "(target >= 8; each with its default network: docker's bridge, tdrv-run's host)")
+    h = med["docker (host network)"]
+    print(f"ratio docker run --network host / tdrv-run = {h / a:.2f} "
+          f"{ci('docker (host network)', 'tdrv-run')} (the same network as tdrv-run's)")
 else:
     print("docker run: skipped (no docker CLI, no Engine, or no busybox:latest image)")
 PY
