@@ -26,6 +26,10 @@ setup() {
 }
 
 teardown() {
+    # an oci run tears down (its network namespace among it) after its result: wait for it,
+    # then unmount what stays under the test's directory (the shared netns directory)
+    tdrv_wait_leases
+    tdrv_remove_containers
     # containers a failed test left behind (the test's alloc only)
     local ids
     ids=$(docker ps -aq --filter "label=io.tdrv.alloc_id=${ALLOC:-none}" 2>/dev/null) || true
