@@ -29,9 +29,12 @@ static int is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
+#define QUOTE_MAX 64 /* bytes of the input an error quotes: the reason must fit after it */
+
 static int bad(struct tdrv_err *err, const char *orig, const char *why)
 {
-    return tdrv_err_set(err, TDRV_E_DATA, 0, "invalid duration '%s': %s", orig, why);
+    return tdrv_err_set(err, TDRV_E_DATA, 0, "invalid duration '%.*s%s': %s", QUOTE_MAX, orig,
+                        strlen(orig) > QUOTE_MAX ? "..." : "", why);
 }
 
 /* Leading [0-9]*: -1 when the value passes 2^63, as Go's leadingInt. */
@@ -130,8 +133,10 @@ int tdrv_duration_parse(const char *s, int64_t *ns, struct tdrv_err *err)
             if (strlen(units[i].name) == ulen && !memcmp(units[i].name, u, ulen))
                 unit = units[i].ns;
         if (!unit)
-            return tdrv_err_set(err, TDRV_E_DATA, 0, "invalid duration '%s': unknown unit '%.*s'",
-                                orig, (int)ulen, u);
+            return tdrv_err_set(
+                err, TDRV_E_DATA, 0, "invalid duration '%.*s%s': unknown unit '%.*s%s'", QUOTE_MAX,
+                orig, strlen(orig) > QUOTE_MAX ? "..." : "",
+                (int)(ulen > QUOTE_MAX ? QUOTE_MAX : ulen), u, ulen > QUOTE_MAX ? "..." : "");
         if (v > NEG_LIMIT / unit)
             return bad(err, orig, "overflow");
         v *= unit;

@@ -30,9 +30,12 @@ static int is_letter(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (unsigned char)c >= 0x80;
 }
 
+#define QUOTE_MAX 64 /* bytes of the input an error quotes: the reason must fit after it */
+
 static int bad(struct tdrv_err *err, const char *orig, const char *why)
 {
-    return tdrv_err_set(err, TDRV_E_DATA, 0, "invalid quantity '%s': %s", orig, why);
+    return tdrv_err_set(err, TDRV_E_DATA, 0, "invalid quantity '%.*s%s': %s", QUOTE_MAX, orig,
+                        strlen(orig) > QUOTE_MAX ? "..." : "", why);
 }
 
 /* An exponent suffix "e3", "E-3", "e+03": its value, clamped to +-EXP_CLAMP. */
@@ -99,8 +102,10 @@ static int scan(const char *orig, struct qnum *q, struct tdrv_err *err)
     }
     if (!found && parse_exponent(s, &q->exp10) < 0) {
         if (is_letter(*s))
-            return tdrv_err_set(err, TDRV_E_DATA, 0, "invalid quantity '%s': unknown suffix '%s'",
-                                orig, s);
+            return tdrv_err_set(err, TDRV_E_DATA, 0,
+                                "invalid quantity '%.*s%s': unknown suffix '%.*s%s'", QUOTE_MAX,
+                                orig, strlen(orig) > QUOTE_MAX ? "..." : "", QUOTE_MAX, s,
+                                strlen(s) > QUOTE_MAX ? "..." : "");
         return bad(err, orig, "bad number");
     }
     return 0;

@@ -49,6 +49,10 @@ static const struct {
     {"-9223372036854775808ns", INT64_MIN, 0, NULL},
     {"-9223372036854775.808us", INT64_MIN, 0, NULL},
     {"", 0, 65, "invalid duration '': empty"},
+    /* a long input is quoted in part, so that the reason always fits the message */
+    {"99999999999999999999999999999999999999999999999999999999999999999999999999h", 0, 65,
+     "invalid duration '9999999999999999999999999999999999999999999999999999999999999999...': "
+     "overflow"},
     {"-", 0, 65, "invalid duration '-': bad number"},
     {"3", 0, 65, "invalid duration '3': missing unit"},
     {"00", 0, 65, "invalid duration '00': missing unit"},

@@ -125,6 +125,13 @@ static const struct {
     {"1x", 0, 65, "invalid quantity '1x': unknown suffix 'x'"},
     {"9223372036854775.808", 0, 65, "invalid quantity '9223372036854775.808': overflow"},
     {"9223372036854776", 0, 65, "invalid quantity '9223372036854776': overflow"},
+    /* a long input is quoted in part, so that the reason always fits the message (fuzz) */
+    {"0.5000000000000000000000000000000000000000000000000000000000000000000000000000000001E", 0, 65,
+     "invalid quantity '0.50000000000000000000000000000000000000000000000000000000000000...': "
+     "overflow"},
+    {"1xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 0, 65,
+     "invalid quantity '1xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...': "
+     "unknown suffix 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'"},
 };
 
 void test_quantity(void)
