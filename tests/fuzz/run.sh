@@ -4,6 +4,8 @@
 # target: executions, coverage (cov: and ft:), corpus size and crashes. Crash, leak,
 # timeout and OOM inputs are kept in BUILD/artifacts/, full logs in BUILD/logs/.
 # Usage: tests/fuzz/run.sh BUILD_DIR SECONDS TARGET...
+# FUZZ_SEED=N: libFuzzer's -seed=N for every target (CI's short pass: the same inputs in the
+# same order each run, so a gate does not turn red at random; longer runs explore afresh).
 # Exit status: 0 when no target crashed, 1 otherwise, 64 on bad usage.
 set -u
 if [ $# -lt 3 ]; then
@@ -33,6 +35,9 @@ for t in "$@"; do
     fi
     opts=(-max_total_time="$secs" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
         -artifact_prefix="$build/artifacts/$t-")
+    if [ -n "${FUZZ_SEED:-}" ]; then
+        opts+=(-seed="$FUZZ_SEED")
+    fi
     if [ -f "$here/dict/$t.dict" ]; then
         opts+=(-dict="$here/dict/$t.dict")
     fi
