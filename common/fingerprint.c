@@ -424,6 +424,26 @@ static void probe_host(struct probe *p)
     }
 }
 
+/* A request that got no answer: the Engine went away (or hangs), not an error it answered. */
+static int engine_gone(const struct tdrv_err *err)
+{
+    return !strcmp(err->word, "unreachable") || !strcmp(err->word, "connection_lost") ||
+           !strcmp(err->word, "timeout");
+}
+
+/* The Engine cannot be reached (any more): unhealthy, detected if it was seen, and none of
+ * its attributes (a probe it left half-way reports like one it never answered). */
+static void docker_unreachable(struct probe *p, const struct tdrv_err *err)
+{
+    char desc[1200];
+
+    cJSON_Delete(p->attrs); /* this probe's own, merged only after it ends */
+    p->attrs = tdrv_json_xobj();
+    tdrv_debug("docker: %s", err->msg);
+    snprintf(desc, sizeof(desc), "Failed to connect to docker daemon: %s", err->msg);
+    p->driver = driver_status(p->state && p->state->docker_seen, 0, desc);
+}
+
 static void probe_docker(struct probe *p)
 {
     const struct tdrv_config *cfg = p->cfg;
@@ -445,11 +465,7 @@ static void probe_docker(struct probe *p)
     d.connect_timeout_ms = p->timeout_ms;
     d.timeout_ms = p->timeout_ms;
     if (tdrv_docker_negotiate(&d, &ver, &err) < 0) {
-        int seen = p->state && p->state->docker_seen;
-
-        tdrv_debug("docker: %s", err.msg);
-        snprintf(desc, sizeof(desc), "Failed to connect to docker daemon: %s", err.msg);
-        p->driver = driver_status(seen, 0, desc);
+        docker_unreachable(p, &err);
         return;
     }
     if (p->state)
@@ -466,6 +482,10 @@ static void probe_docker(struct probe *p)
         set_attr(p->attrs, "driver.docker.cpuset_management.disabled", "true");
 
     if (tdrv_docker_get_json(&d, "/info", &info, &err) < 0) {
+        if (engine_gone(&err)) {
+            docker_unreachable(p, &err);
+            return;
+        }
         tdrv_info("docker: %s", err.msg);
         tdrv_err_clear(&err);
     } else {
@@ -490,6 +510,10 @@ static void probe_docker(struct probe *p)
         tdrv_err_clear(&err);
     }
     if (tdrv_docker_get_json(&d, "/networks", &nets, &err) < 0) {
+        if (engine_gone(&err)) {
+            docker_unreachable(p, &err);
+            return;
+        }
         tdrv_info("docker: %s", err.msg);
     } else {
         const cJSON *net;
