@@ -428,9 +428,9 @@ wait_lines() {
     PATH="$BATS_TEST_TMPDIR/bin:$PATH" tdrv-fingerprint --watch=100ms \
         >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
     pid=$!
-    sleep 1
+    wait_lines 1 "$BATS_TEST_TMPDIR/out"
     fake_rkt 1.30.0
-    sleep 1
+    wait_lines 2 "$BATS_TEST_TMPDIR/out"
     kill -TERM "$pid"
     rc=0
     wait "$pid" || rc=$?
